@@ -1,0 +1,27 @@
+"""What the world did to an image: CFA mosaicking, noise, downscaling.
+
+Every random degradation takes a ``generator: torch.Generator | None`` and never touches the
+global RNG.
+"""
+
+from __future__ import annotations
+
+from restorekit.degrade.cfa import (
+    CFA,
+    Mosaic,
+    cfa_mask,
+    mosaic,
+    mosaic_sparse,
+    parse_cfa,
+    sparse_from_mosaic,
+)
+
+__all__ = [
+    "CFA",
+    "Mosaic",
+    "cfa_mask",
+    "mosaic",
+    "mosaic_sparse",
+    "parse_cfa",
+    "sparse_from_mosaic",
+]
