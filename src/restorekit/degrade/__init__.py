@@ -15,9 +15,21 @@ from restorekit.degrade.cfa import (
     parse_cfa,
     sparse_from_mosaic,
 )
+from restorekit.degrade.noise import (
+    AddGaussianNoise,
+    AddPoissonGaussianNoise,
+    add_gaussian_noise,
+    add_poisson_gaussian_noise,
+    sample_gaussian_noise,
+)
 
 __all__ = [
     "CFA",
+    "AddGaussianNoise",
+    "AddPoissonGaussianNoise",
+    "add_gaussian_noise",
+    "add_poisson_gaussian_noise",
+    "sample_gaussian_noise",
     "Mosaic",
     "cfa_mask",
     "mosaic",

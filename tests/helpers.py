@@ -1,0 +1,50 @@
+"""Shared test helpers: where the shared images live, how to read them independently of restorekit.io.
+
+Import them as ``from helpers import ...`` (pytest puts tests/ on the path).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def shared_images(folder: str, limit: int | None = None) -> list[Path]:
+    """Sorted image paths in ``../shared/data/<folder>``; skips the test if the folder is absent."""
+    d = DATA / folder
+    if not d.is_dir():
+        pytest.skip(f"shared data folder {d} not found")
+    paths = sorted(p for p in d.iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg", ".tif"})
+    return paths[:limit] if limit else paths
+
+
+def read_uint8(path: Path) -> np.ndarray:
+    """Read an image with PIL as uint8 HxW or HxWx3 (the reference reader, not restorekit.io)."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        im = im.convert("RGB") if im.mode not in ("L", "RGB") else im
+        return np.asarray(im).copy()
+
+
+def to_tensor(a: np.ndarray) -> torch.Tensor:
+    """uint8 HxW(x3) -> float32 (1, C, H, W) in [0, 1]."""
+    t = torch.from_numpy(a.astype(np.float32) / 255.0)
+    return t[None, None] if t.ndim == 2 else t.permute(2, 0, 1)[None]
+
+
+def assert_close(actual, expected, atol: float = 1e-6, rtol: float = 0.0, msg: str = "") -> None:
+    """Tolerant comparison of tensors or arrays that reports the worst difference."""
+    a = torch.as_tensor(np.asarray(actual) if not isinstance(actual, torch.Tensor) else actual)
+    e = torch.as_tensor(np.asarray(expected) if not isinstance(expected, torch.Tensor) else expected)
+    a, e = a.double(), e.double()
+    assert a.shape == e.shape, f"{msg} shape {tuple(a.shape)} != {tuple(e.shape)}"
+    diff = (a - e).abs()
+    bound = atol + rtol * e.abs()
+    worst = diff.max().item() if diff.numel() else 0.0
+    assert bool((diff <= bound).all()), f"{msg} max abs diff {worst:.3g} > atol {atol} / rtol {rtol}"
