@@ -1,0 +1,49 @@
+# Two commands do all the set-up (see README):  make demo  /  make test
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip --disable-pip-version-check
+CONSTRAINTS := requirements/constraints.txt
+# The CPU build of torch is installed first and pinned, so that nothing pulls a CUDA build.
+TORCH := torch==2.13.0
+
+.PHONY: demo test lint format bench install install-dev clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	$(PIP) install -q $(TORCH) -c $(CONSTRAINTS)
+	$(PIP) install -q -e ".[all]" -c $(CONSTRAINTS)
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PIP) install -q -e ".[dev]" -c $(CONSTRAINTS)
+	touch $@
+
+install: $(VENV)/.installed
+
+install-dev: $(VENV)/.installed-dev
+
+## Install, then run every classical method on bundled photos: demo-out/report.html
+demo: $(VENV)/.installed
+	$(BIN)/restorekit demo --out demo-out
+
+## Install with the dev tools, lint, run the tests
+test: $(VENV)/.installed-dev
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/python -m pytest -q
+
+format: $(VENV)/.installed-dev
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks
+
+## The benchmark tables the README quotes (BM3D makes denoise take several minutes)
+bench: $(VENV)/.installed
+	$(BIN)/restorekit bench sr
+	$(BIN)/restorekit bench demosaic
+	$(BIN)/restorekit bench denoise
+
+clean:
+	rm -rf $(VENV) demo-out build src/*.egg-info

@@ -1,0 +1,171 @@
+"""The subcommands. Each parses nothing: it takes the parsed arguments, builds objects and calls
+the library. Heavy libraries are imported inside the command that needs them."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from restorekit._checks import check_positive, closest_names
+from restorekit.errors import RestorekitError
+from restorekit.io import IMAGE_SUFFIXES, list_images, read_image_with_depth, write_image
+
+
+def _check_method(name: str, known: dict | tuple, what: str) -> None:
+    if name not in known:
+        raise RestorekitError(
+            f"unknown {what} method {name!r}; known: {', '.join(closest_names(name, list(known)))}"
+        )
+
+
+def _jobs(args: argparse.Namespace) -> list[tuple[Path, Path]]:
+    """(input, output) file pairs: one file, or every image of a folder into an output folder."""
+    src, dst = Path(args.input), Path(args.output)
+    if src.is_dir():
+        files = list_images(src)
+        if dst.exists() and not dst.is_dir():
+            raise RestorekitError(f"'{dst}': input is a folder, so the output must be a folder")
+        dst.mkdir(parents=True, exist_ok=True)
+        return [(f, dst / f.name) for f in files]
+    if dst.suffix.lower() not in IMAGE_SUFFIXES:
+        raise RestorekitError(
+            f"'{dst}': unsupported output type {dst.suffix or '(none)'}; use one of "
+            f"{', '.join(IMAGE_SUFFIXES)}"
+        )
+    folder = dst.parent if str(dst.parent) else Path(".")
+    if not folder.is_dir():
+        raise RestorekitError(f"cannot write '{dst}': folder '{folder}' does not exist")
+    return [(src, dst)]
+
+
+def _process(args: argparse.Namespace, fn: Callable[[torch.Tensor, Path], torch.Tensor]) -> None:
+    """Read each input, apply ``fn``, write atomically at the input's bit depth (or --bits)."""
+    from tqdm import tqdm
+
+    jobs = _jobs(args)
+    show = len(jobs) > 1 and sys.stderr.isatty()
+    for src, dst in tqdm(jobs, desc=args.command, unit="image", disable=not show):
+        x, bits = read_image_with_depth(src)
+        y = fn(x, src)
+        out_bits = args.bits or bits
+        if dst.suffix.lower() in (".jpg", ".jpeg"):
+            out_bits = 8
+        write_image(dst, y, bits=out_bits)
+
+
+def cmd_mosaic(args: argparse.Namespace) -> None:
+    from restorekit.degrade import mosaic, parse_cfa
+
+    cfa = parse_cfa(args.cfa)
+
+    def fn(x: torch.Tensor, src: Path) -> torch.Tensor:
+        if x.shape[1] != 3:
+            raise RestorekitError(f"'{src}' has {x.shape[1]} channel(s); mosaic needs an RGB image")
+        return mosaic(x, cfa)
+
+    _process(args, fn)
+
+
+def _as_mosaic(x: torch.Tensor, src: Path) -> torch.Tensor:
+    if x.shape[1] == 3 and torch.equal(x[:, :1].expand_as(x), x):
+        return x[:, :1]  # a gray mosaic stored as RGB
+    if x.shape[1] != 1:
+        raise RestorekitError(
+            f"'{src}' has {x.shape[1]} channels; demosaic needs a 1-channel Bayer mosaic "
+            "(make one with `restorekit mosaic`)"
+        )
+    return x
+
+
+def cmd_demosaic(args: argparse.Namespace) -> None:
+    from restorekit.classical.demosaic import DEMOSAICERS
+    from restorekit.degrade import parse_cfa
+
+    cfa = parse_cfa(args.cfa)
+    _check_method(args.method, DEMOSAICERS, "demosaic")
+    method = DEMOSAICERS[args.method]
+    _process(args, lambda x, src: method(_as_mosaic(x, src), cfa).clamp(0, 1))
+
+
+def _sigma01(sigma: float) -> float:
+    s = check_positive(sigma, "--sigma", allow_zero=False)
+    if s > 255:
+        raise RestorekitError(f"--sigma is on the 0..255 scale and must be <= 255, got {sigma}")
+    return s / 255
+
+
+def cmd_noise(args: argparse.Namespace) -> None:
+    from restorekit.degrade import add_gaussian_noise
+
+    s = _sigma01(args.sigma)
+    g = torch.Generator().manual_seed(args.seed)
+    _process(args, lambda x, src: add_gaussian_noise(x, s, generator=g, clip=True))
+
+
+def cmd_denoise(args: argparse.Namespace) -> None:
+    from restorekit.classical.denoise import DENOISERS
+
+    s = _sigma01(args.sigma)
+    _check_method(args.method, DENOISERS, "denoise")
+    method = DENOISERS[args.method]
+
+    def fn(x: torch.Tensor, src: Path) -> torch.Tensor:
+        if x.shape[1] not in (1, 3):
+            raise RestorekitError(f"'{src}' has {x.shape[1]} channels; denoise needs gray or RGB")
+        return method(x.double(), s).clamp(0, 1)
+
+    _process(args, fn)
+
+
+def cmd_upscale(args: argparse.Namespace) -> None:
+    from restorekit.classical.upscale import UPSCALERS
+
+    scale = check_positive(args.scale, "--scale", allow_zero=False)
+    _check_method(args.method, UPSCALERS, "upscale")
+    method = UPSCALERS[args.method]
+    _process(args, lambda x, src: method(x.double(), scale).clamp(0, 1))
+
+
+def cmd_bench(args: argparse.Namespace) -> None:
+    from restorekit.eval import run_benchmark
+    from restorekit.tasks import get_task
+
+    task = get_task(args.task)
+    values = {"denoise": args.sigma, "sr": args.scale, "demosaic": args.cfa}[task.name]
+    conditions = task.conditions(values)
+    if args.data:
+        folders = [Path(d) for d in args.data]
+    else:
+        root = Path(args.data_root)
+        folders = [root / d for d in task.default_datasets]
+    for f in folders:
+        if not f.is_dir():
+            raise RestorekitError(f"dataset folder '{f}' not found (set --data or --data-root)")
+    if args.limit is not None and args.limit < 1:
+        raise RestorekitError(f"--limit must be >= 1, got {args.limit}")
+    command = "restorekit " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    result = run_benchmark(
+        task,
+        folders,
+        conditions,
+        methods=args.methods,
+        limit=args.limit,
+        figures_dir=args.out,
+        progress=not args.quiet,
+        command=command,
+    )
+    json_path, md_path = result.write(args.out)
+    print(result.to_markdown())
+    print(f"\nwrote {md_path} and {json_path}", file=sys.stderr)
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from restorekit.demo import run_demo
+
+    path = run_demo(args.out, quick=args.quick)
+    print(f"open {path} in a browser")

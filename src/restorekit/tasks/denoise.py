@@ -1,0 +1,68 @@
+"""The Gaussian denoising task, scored by PSNR and SSIM.
+
+Convention (REFERENCE.md, as DnCNN/FFDNet papers): for each (dataset, sigma) ``np.random.seed(0)``
+once, then images in sorted filename order, ``noisy = clean + sigma * randn`` in float64 on the
+0..255 scale, not clipped. Outputs are clipped to [0, 1] (not rounded); PSNR with data range 1
+(= 255 on 0..255); SSIM as Wang et al. 2004 with an 11x11 Gaussian window, sigma 1.5, population
+covariance (scikit-image ``gaussian_weights=True, use_sample_covariance=False``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import torch
+
+from restorekit._checks import check_positive
+from restorekit.tasks.base import Condition, Pair
+
+__all__ = ["DenoiseTask"]
+
+
+class DenoiseTask:
+    """Additive white Gaussian noise at sigma 15 / 25 / 50 (0..255 scale) by default."""
+
+    name = "denoise"
+    default_datasets = ("test/gray/Set12",)
+    metric_names = ("psnr", "ssim")
+    convention = (
+        "np.random.seed(0) once per (dataset, sigma), images in sorted order, noisy = clean + "
+        "sigma * randn in float64 on 0..255, not clipped; outputs clipped to [0, 255]; PSNR with "
+        "data range 255; SSIM Gaussian 11x11, sigma 1.5, K1 0.01, K2 0.03 (scikit-image "
+        "gaussian_weights=True, use_sample_covariance=False), averaged over channels."
+    )
+
+    def conditions(self, values: list[Any] | None = None) -> list[Condition]:
+        return [Condition("sigma", check_positive(v, "sigma")) for v in (values or [15, 25, 50])]
+
+    def methods(self) -> dict[str, Callable[..., torch.Tensor]]:
+        from restorekit.classical.denoise import DENOISERS
+
+        return dict(DENOISERS)
+
+    def pairs(self, images: list[tuple[str, np.ndarray]], cond: Condition) -> Iterator[Pair]:
+        np.random.seed(0)  # the field's convention: one legacy global seed per (dataset, sigma)
+        for name, arr in images:
+            clean = arr.astype(np.float64)
+            noisy = clean + cond.value * np.random.randn(*clean.shape)
+            to_t = _hwc_to_tensor
+            yield Pair(name, to_t(noisy / 255), to_t(clean / 255))
+
+    def run(self, method: str, pair: Pair, cond: Condition) -> torch.Tensor:
+        return self.methods()[method](pair.input, cond.value / 255)
+
+    def score(self, output: torch.Tensor, pair: Pair, cond: Condition) -> dict[str, float]:
+        from restorekit.metrics import psnr, ssim
+
+        out = output.to(pair.target.dtype).clamp(0, 1)
+        return {
+            "psnr": float(psnr(out, pair.target)[0]),
+            "ssim": float(ssim(out, pair.target)[0]),
+        }
+
+
+def _hwc_to_tensor(a: np.ndarray) -> torch.Tensor:
+    t = torch.from_numpy(np.ascontiguousarray(a))
+    return t[None, None] if t.ndim == 2 else t.permute(2, 0, 1)[None].contiguous()
