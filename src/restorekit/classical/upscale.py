@@ -1,9 +1,9 @@
 """Classical upscaling: the "bicubic" baseline every super-resolution table starts from.
 
-``bicubic`` is MATLAB's ``imresize(lr, scale, 'bicubic')`` (:func:`restorekit.degrade.resize.imresize`),
-the baseline of the published tables; torch's ``interpolate(mode="bicubic")`` uses another kernel
-(:math:`a = -0.75`) and scores differently. ``nearest`` repeats pixels, for looking at an LR
-image at the HR size.
+``bicubic`` is MATLAB's ``imresize(lr, scale, 'bicubic')``
+(:func:`restorekit.degrade.resize.imresize`), the baseline of the published tables; torch's
+``interpolate(mode="bicubic")`` uses another kernel (:math:`a = -0.75`) and scores differently.
+``nearest`` repeats pixels, for looking at an LR image at the HR size.
 
 :data:`UPSCALERS` maps each name to its function; use it at the config or CLI edge only.
 """
@@ -26,9 +26,7 @@ __all__ = ["UPSCALERS", "Upscale", "upscale", "upscale_bicubic", "upscale_neares
 def _check_scale(scale: float) -> float:
     s = check_positive(scale, "scale", allow_zero=False)
     if s < 1:
-        raise RestorekitError(
-            f"scale must be >= 1 to upscale, got {scale!r} (use restorekit.degrade.resize to shrink)"
-        )
+        raise RestorekitError(f"scale must be >= 1 to upscale, got {scale!r}")
     return s
 
 
@@ -74,7 +72,7 @@ def upscale_nearest(x: torch.Tensor, scale: float) -> torch.Tensor:
         [[[[0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 1.0, 1.0]]]]
     """
     check_image(x)
-    B, C, H, W = x.shape
+    H, W = x.shape[-2:]
     size = imresize_output_size((H, W), _check_scale(scale))
     return F.interpolate(x, size=size, mode="nearest-exact")
 
@@ -112,10 +110,10 @@ def upscale(x: torch.Tensor, scale: float, method: str = "bicubic") -> torch.Ten
     Example:
         >>> upscale(torch.rand(1, 1, 3, 3), 2, method="nearest").shape
         torch.Size([1, 1, 6, 6])
-        >>> upscale(torch.rand(1, 1, 3, 3), 2, method="bicubc")
+        >>> upscale(torch.rand(1, 1, 3, 3), 2, method="cubic")
         Traceback (most recent call last):
         ...
-        restorekit.errors.RestorekitError: unknown upscaling method 'bicubc'; known: bicubic, nearest
+        restorekit.errors.RestorekitError: unknown upscaling method 'cubic'; known: bicubic, nearest
     """
     return _upscaler(method)(x, scale)
 

@@ -1,4 +1,4 @@
-"""What the world did to an image: CFA mosaicking, noise, downscaling.
+"""What the world did to an image: CFA mosaicking, noise, MATLAB-compatible bicubic downscaling.
 
 Every random degradation takes a ``generator: torch.Generator | None`` and never touches the
 global RNG.
@@ -22,18 +22,23 @@ from restorekit.degrade.noise import (
     add_poisson_gaussian_noise,
     sample_gaussian_noise,
 )
+from restorekit.degrade.resize import Downscale, Resize, downscale, imresize
 
 __all__ = [
     "CFA",
     "AddGaussianNoise",
     "AddPoissonGaussianNoise",
+    "Downscale",
+    "Mosaic",
+    "Resize",
     "add_gaussian_noise",
     "add_poisson_gaussian_noise",
-    "sample_gaussian_noise",
-    "Mosaic",
     "cfa_mask",
+    "downscale",
+    "imresize",
     "mosaic",
     "mosaic_sparse",
     "parse_cfa",
+    "sample_gaussian_noise",
     "sparse_from_mosaic",
 ]

@@ -8,12 +8,14 @@ the resize behind every published "bicubic" super-resolution number:
   downscale averages over 16 input pixels per axis, not 4;
 - pixel centres are aligned: output pixel ``i`` (from 0) samples input position
   ``(i + 0.5) / scale - 0.5``;
-- outside the image the input is mirrored with the edge pixel repeated (``[..., 2, 1, 0, 0, 1, 2, ...]``),
-  the weights of each output pixel are normalised to sum 1;
+- outside the image the input is mirrored with the edge pixel repeated
+  (``[..., 2, 1, 0, 0, 1, 2, ...]``); the weights of each output pixel are normalised to sum 1;
 - separable: the axis that shrinks most is resized first (height first on a tie).
 
-Each axis is one dense ``(out, in)`` weight matrix (:func:`resize_matrix`, cached), applied with a
-matrix product, so the resize is fast on CPU and GPU and differentiable in ``x``.
+Each axis is one dense ``(out, in)`` weight matrix (:func:`resize_matrix`), applied with a matrix
+product, so the resize is fast on CPU and GPU and differentiable in ``x``. The products cost
+``in * out`` per row or column; that stays cheap up to a few thousand pixels a side (tile larger
+images).
 
 Unlike MATLAB on ``uint8`` images, the result is neither rounded nor clipped, between the two
 passes or at the end: bicubic overshoots by a few percent at sharp edges, and values slightly
@@ -76,9 +78,14 @@ def cubic_kernel(t: np.ndarray) -> np.ndarray:
     return near + far
 
 
-@lru_cache(maxsize=64)
-def _weights(in_length: int, out_length: int, scale: float, antialias: bool) -> np.ndarray:
-    """The ``(out, in)`` float64 resize matrix, as MATLAB's ``contributions`` (read-only, cached)."""
+@lru_cache(maxsize=256)
+def _contributions(
+    in_length: int, out_length: int, scale: float, antialias: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Input indices (0-based) and weights, each ``(out, taps)``, as MATLAB's ``contributions``.
+
+    Cached (they are small: ``taps`` is 6 when enlarging, ``4 / scale + 2`` when shrinking).
+    """
     if scale < 1 and antialias:
         # Stretch the kernel by 1/scale (and shrink its height) to low-pass before sampling.
         def kernel(t: np.ndarray) -> np.ndarray:
@@ -100,12 +107,9 @@ def _weights(in_length: int, out_length: int, scale: float, antialias: bool) -> 
     # Indices outside [1, in] are mirrored with the edge repeated: aux = [1:in, in:-1:1].
     mirror = np.concatenate([np.arange(in_length), np.arange(in_length)[::-1]])
     idx0 = mirror[np.mod(idx.astype(np.int64) - 1, 2 * in_length)]
-
-    m = np.zeros((out_length, in_length))
-    rows = np.repeat(np.arange(out_length), taps)
-    np.add.at(m, (rows, idx0.ravel()), w.ravel())  # a mirrored pixel can be hit twice
-    m.setflags(write=False)
-    return m
+    idx0.setflags(write=False)
+    w.setflags(write=False)
+    return idx0, w
 
 
 def resize_matrix(
@@ -138,19 +142,25 @@ def resize_matrix(
     if in_length < 1 or out_length < 1:
         raise RestorekitError(f"lengths must be >= 1, got in {in_length}, out {out_length}")
     s = out_length / in_length if scale is None else check_positive(scale, "scale", False)
-    m = _weights(int(in_length), int(out_length), float(s), bool(antialias))
-    return torch.tensor(m, device=device, dtype=dtype)
+    idx, w = _contributions(int(in_length), int(out_length), float(s), bool(antialias))
+    rows = torch.arange(out_length, device=device)[:, None].expand(idx.shape)
+    m = torch.zeros(out_length, in_length, device=device, dtype=dtype)
+    # accumulate: near the border a mirrored input pixel is hit twice
+    w_t = torch.tensor(w, device=device, dtype=dtype)
+    return m.index_put_((rows, torch.tensor(idx, device=device)), w_t, accumulate=True)
 
 
 def imresize_output_size(size: tuple[int, int], scale: float) -> tuple[int, int]:
     """The output size MATLAB's ``imresize`` gives for a scale: ``ceil(scale * size)``.
 
-    A product within 1e-9 of an integer counts as that integer, so that ``1 / 3`` of 255 is 85
-    and not 86 through floating-point error.
+    A product within 1e-9 of an integer counts as that integer, so that 1.1 times 50 is 55 (MATLAB
+    gives 56, as ``1.1 * 50 == 55.00000000000001`` in floating point).
 
     Example:
         >>> imresize_output_size((255, 37), 1 / 3)
         (85, 13)
+        >>> imresize_output_size((50, 50), 1.1)
+        (55, 55)
     """
     s = check_positive(scale, "scale", allow_zero=False)
 
@@ -202,7 +212,7 @@ def imresize(
         True
     """
     check_image(x)
-    B, C, H, W = x.shape
+    H, W = x.shape[-2:]
     if (scale is None) == (size is None):
         raise RestorekitError("give exactly one of scale and size to imresize")
     if scale is not None:
@@ -271,6 +281,8 @@ class Resize(nn.Module):
         super().__init__()
         if (scale is None) == (size is None):
             raise RestorekitError("give exactly one of scale and size to Resize")
+        if scale is not None:
+            check_positive(scale, "scale", allow_zero=False)
         self.scale = scale
         self.size = None if size is None else tuple(size)
         self.antialias = antialias
@@ -288,6 +300,8 @@ class Downscale(nn.Module):
 
     def __init__(self, factor: float, antialias: bool = True) -> None:
         super().__init__()
+        if check_positive(factor, "factor", allow_zero=False) < 1:
+            raise RestorekitError(f"factor must be >= 1 to downscale, got {factor!r}")
         self.factor = factor
         self.antialias = antialias
 
