@@ -147,8 +147,12 @@ def _apply_mode(arr: np.ndarray, mode: Mode, path: Path) -> np.ndarray:
     return arr
 
 
-def from_numpy(arr: np.ndarray) -> torch.Tensor:
-    """uint8 / uint16 ``HxW`` or ``HxWxC`` array -> float32 ``(1, C, H, W)`` in [0, 1].
+def from_numpy(arr: np.ndarray, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """uint8 / uint16 ``HxW`` or ``HxWxC`` array -> float ``(1, C, H, W)`` in [0, 1].
+
+    Args:
+        arr: the image array.
+        dtype: float32 (default) or float64; the division by 255 / 65535 happens in this precision.
 
     Example:
         >>> from_numpy(np.full((2, 3), 255, np.uint8)).shape
@@ -160,7 +164,8 @@ def from_numpy(arr: np.ndarray) -> torch.Tensor:
         peak = 65535.0
     else:
         raise RestorekitError(f"expected a uint8 or uint16 array, got {arr.dtype}")
-    t = torch.from_numpy(arr.astype(np.float32) / np.float32(peak))
+    np_dtype = np.float64 if dtype == torch.float64 else np.float32
+    t = torch.from_numpy(arr.astype(np_dtype) / np_dtype(peak)).to(dtype)
     return t[None, None] if t.ndim == 2 else t.permute(2, 0, 1)[None].contiguous()
 
 

@@ -44,7 +44,7 @@ class DemosaicTask:
 
     def pairs(self, images: list[tuple[str, np.ndarray]], cond: Condition) -> Iterator[Pair]:
         for name, arr in images:
-            gt = from_numpy(arr).double()
+            gt = from_numpy(arr, dtype=torch.float64)
             if gt.shape[1] != 3:
                 gt = gt.expand(-1, 3, -1, -1).contiguous()
             yield Pair(name, mosaic(gt, cond.value), gt)

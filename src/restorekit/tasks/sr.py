@@ -54,7 +54,7 @@ class SRTask:
 
         s = cond.value
         for name, arr in images:
-            hr = from_numpy(arr).double()
+            hr = from_numpy(arr, dtype=torch.float64)
             if hr.shape[1] == 1:
                 hr = hr.expand(-1, 3, -1, -1).contiguous()
             H, W = hr.shape[-2:]
