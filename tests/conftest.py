@@ -1,4 +1,4 @@
-"""pytest configuration. Shared helpers live in tests/helpers.py (import them as ``from helpers import ...``)."""
+"""pytest configuration. Shared helpers live in tests/helpers.py (``from helpers import ...``)."""
 
 from __future__ import annotations
 

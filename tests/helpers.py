@@ -1,4 +1,4 @@
-"""Shared test helpers: where the shared images live, how to read them independently of restorekit.io.
+"""Shared test helpers: where the shared images are, and a reader independent of restorekit.io.
 
 Import them as ``from helpers import ...`` (pytest puts tests/ on the path).
 """
@@ -41,10 +41,14 @@ def to_tensor(a: np.ndarray) -> torch.Tensor:
 def assert_close(actual, expected, atol: float = 1e-6, rtol: float = 0.0, msg: str = "") -> None:
     """Tolerant comparison of tensors or arrays that reports the worst difference."""
     a = torch.as_tensor(np.asarray(actual) if not isinstance(actual, torch.Tensor) else actual)
-    e = torch.as_tensor(np.asarray(expected) if not isinstance(expected, torch.Tensor) else expected)
+    e = torch.as_tensor(
+        np.asarray(expected) if not isinstance(expected, torch.Tensor) else expected
+    )
     a, e = a.double(), e.double()
     assert a.shape == e.shape, f"{msg} shape {tuple(a.shape)} != {tuple(e.shape)}"
     diff = (a - e).abs()
     bound = atol + rtol * e.abs()
     worst = diff.max().item() if diff.numel() else 0.0
-    assert bool((diff <= bound).all()), f"{msg} max abs diff {worst:.3g} > atol {atol} / rtol {rtol}"
+    assert bool((diff <= bound).all()), (
+        f"{msg} max abs diff {worst:.3g} > atol {atol} / rtol {rtol}"
+    )

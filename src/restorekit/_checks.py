@@ -34,10 +34,10 @@ def check_image(
 
     Example:
         >>> check_image(torch.zeros(1, 3, 8, 8), channels=(1, 3))
-        >>> check_image(torch.zeros(1, 2, 8, 8), channels=(1, 3))
+        >>> check_image(torch.zeros(1, 2, 8, 8), channels=(1, 3))  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        restorekit.errors.RestorekitError: image must have 1 or 3 channels, got 2 (shape (1, 2, 8, 8))
+        restorekit.errors.RestorekitError: image must have 1 or 3 channels, got 2 (shape ...)
     """
     if not isinstance(x, torch.Tensor):
         raise RestorekitError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
@@ -95,7 +95,9 @@ def sigma_to_tensor(sigma: float | torch.Tensor, x: torch.Tensor) -> torch.Tenso
         if s.numel() == 1:
             s = s.expand(B)
         if s.numel() != B:
-            raise RestorekitError(f"sigma must be a float or a ({B},) tensor, got {tuple(sigma.shape)}")
+            raise RestorekitError(
+                f"sigma must be a float or a ({B},) tensor, got {tuple(sigma.shape)}"
+            )
         if not torch.isfinite(s).all() or (s < 0).any():
             raise RestorekitError("sigma must be finite and >= 0")
         return s.reshape(B, 1, 1, 1)

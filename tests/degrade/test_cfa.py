@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from helpers import read_uint8, shared_images
 
+from helpers import read_uint8, shared_images
 from restorekit.degrade import CFA, Mosaic, mosaic, mosaic_sparse, parse_cfa, sparse_from_mosaic
 from restorekit.errors import RestorekitError
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from helpers import read_uint8, shared_images
 
+from helpers import read_uint8, shared_images
 from restorekit.errors import ImageFileError, RestorekitError
 from restorekit.io import from_numpy, read_image, read_image_with_depth, to_numpy, write_image
 
@@ -102,7 +102,7 @@ def test_text_file_named_png(tmp_path):
 
 
 def test_unsupported_suffix(tmp_path):
-    with pytest.raises(ImageFileError, match="unsupported image type .bmp"):
+    with pytest.raises(ImageFileError, match=r"unsupported image type \.bmp"):
         read_image(tmp_path / "x.bmp")
 
 

@@ -31,7 +31,11 @@ def _add_io(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", help="an image file, or a folder of images")
     p.add_argument("output", help="the output file, or a folder (created) when input is a folder")
     p.add_argument(
-        "--bits", type=int, choices=(8, 16), default=None, help="output bit depth (default: the input's)"
+        "--bits",
+        type=int,
+        choices=(8, 16),
+        default=None,
+        help="output bit depth (default: the input's)",
     )
 
 
@@ -57,12 +61,16 @@ def _build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("noise", help="add white Gaussian noise (sigma on the 0..255 scale)")
     _add_io(p)
-    p.add_argument("--sigma", type=float, required=True, help="noise standard deviation, 0..255 scale")
+    p.add_argument(
+        "--sigma", type=float, required=True, help="noise standard deviation, 0..255 scale"
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed")
 
     p = sub.add_parser("denoise", help="remove Gaussian noise of a known level")
     _add_io(p)
-    p.add_argument("--sigma", type=float, required=True, help="noise standard deviation, 0..255 scale")
+    p.add_argument(
+        "--sigma", type=float, required=True, help="noise standard deviation, 0..255 scale"
+    )
     p.add_argument(
         "--method", default="bm3d", help=f"one of {', '.join(DENOISE_METHODS)} (default bm3d)"
     )
@@ -77,19 +85,26 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("task", help=f"one of {', '.join(BENCH_TASKS)}")
     p.add_argument(
-        "--data", nargs="+", default=None, metavar="FOLDER",
+        "--data",
+        nargs="+",
+        default=None,
+        metavar="FOLDER",
         help="dataset folders (default: the task's test sets under --data-root)",
     )
     p.add_argument("--data-root", default="../shared/data", help="root of the shared test data")
     p.add_argument("--methods", nargs="+", default=None, help="methods to run (default: all)")
-    p.add_argument("--sigma", nargs="+", type=float, default=None, help="denoise: noise levels, 0..255")
+    p.add_argument(
+        "--sigma", nargs="+", type=float, default=None, help="denoise: noise levels, 0..255"
+    )
     p.add_argument("--scale", nargs="+", type=int, default=None, help="sr: scales")
     p.add_argument("--cfa", nargs="+", default=None, help="demosaic: Bayer layouts")
     p.add_argument("--limit", type=int, default=None, help="use the first N images of each dataset")
     p.add_argument("--out", default="benchmarks/results", help="where to write the reports")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    p = sub.add_parser("demo", help="run every classical method on bundled photos; writes report.html")
+    p = sub.add_parser(
+        "demo", help="run every classical method on bundled photos; writes report.html"
+    )
     p.add_argument("--out", default="demo-out", help="output folder")
     p.add_argument("--quick", action="store_true", help="small crops and no BM3D (a smoke run)")
     return parser

@@ -67,7 +67,8 @@ def add_gaussian_noise(
 
     Example:
         >>> x = torch.full((2, 1, 64, 64), 0.5)
-        >>> y = add_gaussian_noise(x, torch.tensor([0.0, 0.2]), generator=torch.Generator().manual_seed(1))
+        >>> g = torch.Generator().manual_seed(1)
+        >>> y = add_gaussian_noise(x, torch.tensor([0.0, 0.2]), generator=g)
         >>> [round(v, 1) for v in (y - x).flatten(1).std(dim=1).tolist()]
         [0.0, 0.2]
     """

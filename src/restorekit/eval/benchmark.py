@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from restorekit._checks import closest_names
 from restorekit.errors import RestorekitError
@@ -64,7 +63,9 @@ class BenchmarkResult:
     command: str = ""
     machine: dict[str, Any] = field(default_factory=machine_info)
     versions: dict[str, str] = field(default_factory=versions)
-    date: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    date: str = field(
+        default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds")
+    )
     figures: list[str] = field(default_factory=list)
 
     def run_for(self, dataset: str, condition: str, method: str) -> MethodRun | None:
@@ -120,7 +121,13 @@ class BenchmarkResult:
             s = self.speed(meth)
             peak = max((r.peak_mem_mb for r in self.runs if r.method == meth), default=0.0)
             rows.append(
-                [meth, f"{s['median']:.3g}", f"{s['q25']:.3g} - {s['q75']:.3g}", s["runs"], f"{peak:.0f}"]
+                [
+                    meth,
+                    f"{s['median']:.3g}",
+                    f"{s['q25']:.3g} - {s['q75']:.3g}",
+                    s["runs"],
+                    f"{peak:.0f}",
+                ]
             )
         out += [
             "## Speed and memory",

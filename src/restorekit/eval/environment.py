@@ -1,4 +1,4 @@
-"""What machine and which library versions a measurement was taken on, and how much memory it used."""
+"""The machine and library versions a measurement was taken on, and the memory it used."""
 
 from __future__ import annotations
 

@@ -46,7 +46,8 @@ def _suffix(path: Path) -> str:
     s = path.suffix.lower()
     if s not in IMAGE_SUFFIXES:
         raise ImageFileError(
-            f"'{path}': unsupported image type {s or '(none)'}; use one of {', '.join(IMAGE_SUFFIXES)}"
+            f"'{path}': unsupported image type {s or '(none)'}; "
+            f"use one of {', '.join(IMAGE_SUFFIXES)}"
         )
     return s
 
@@ -93,7 +94,7 @@ def _decode_pil(data: bytes, path: Path) -> np.ndarray:
 def _decode_png16(data: bytes, path: Path) -> np.ndarray:
     import cv2
 
-    # Pillow cannot decode 16-bit colour PNG; check integrity with it first, then decode with OpenCV.
+    # Pillow cannot decode 16-bit colour PNG: check integrity with it, then decode with OpenCV.
     from PIL import Image
 
     try:
@@ -143,7 +144,7 @@ def _apply_mode(arr: np.ndarray, mode: Mode, path: Path) -> np.ndarray:
     elif mode in ("rgb", "rgba") and arr.ndim == 2:
         arr = np.repeat(arr[..., None], 3, axis=2)
     if mode == "rgba" and arr.shape[2] == 3:
-        arr = np.concatenate([arr, np.full(arr.shape[:2] + (1,), peak, arr.dtype)], axis=2)
+        arr = np.concatenate([arr, np.full((*arr.shape[:2], 1), peak, arr.dtype)], axis=2)
     return arr
 
 
@@ -271,9 +272,7 @@ def _encode(arr: np.ndarray, suffix: str, bits: int, quality: int) -> bytes:
     return buf.getvalue()
 
 
-def write_image(
-    path: str | os.PathLike, x: torch.Tensor, bits: int = 8, quality: int = 95
-) -> None:
+def write_image(path: str | os.PathLike, x: torch.Tensor, bits: int = 8, quality: int = 95) -> None:
     """Write one image atomically (temporary file + rename).
 
     Args:

@@ -14,12 +14,13 @@ __all__ = ["best_crop_box", "comparison_strip", "crop_to_uint8"]
 def best_crop_box(target: torch.Tensor, size: int = 96, step: int = 2) -> tuple[int, int, int, int]:
     """The ``size`` x ``size`` window with the most gradient energy: where methods differ most.
 
-    Offsets are multiples of ``step`` (2 keeps a Bayer phase). Returns ``(top, left, height, width)``.
+    Offsets are multiples of ``step`` (2 keeps a Bayer phase).
+    Returns ``(top, left, height, width)``.
 
     Example:
         >>> x = torch.zeros(1, 1, 64, 64); x[..., 40:, 40:] = 1
         >>> best_crop_box(x, size=16)[:2]
-        (32, 32)
+        (40, 40)
     """
     B, C, H, W = target.shape
     size_h, size_w = min(size, H), min(size, W)

@@ -68,7 +68,9 @@ def html_report(
             parts.append(f"<h3>{html.escape(metric)}</h3>{_table(r, metric)}")
         for fig in r.figures:
             rel = os.path.relpath(fig, p.parent)
-            parts.append(f"<p><img src='{html.escape(rel)}' alt='{html.escape(Path(fig).stem)}'></p>")
+            parts.append(
+                f"<p><img src='{html.escape(rel)}' alt='{html.escape(Path(fig).stem)}'></p>"
+            )
     if results:
         m = results[0].machine
         parts.append(

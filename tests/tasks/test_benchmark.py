@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from helpers import DATA
+from restorekit.cli.main import main
+from restorekit.errors import RestorekitError
+from restorekit.eval import run_benchmark
+from restorekit.tasks import DemosaicTask, DenoiseTask, SRTask, get_task
+
+
+def test_sr_benchmark_writes_markdown_json_and_a_crop(tmp_path):
+    task = SRTask()
+    r = run_benchmark(
+        task,
+        [DATA / "test/color/Set5"],
+        task.conditions([4]),
+        limit=2,
+        figures_dir=tmp_path,
+        progress=False,
+    )
+    js, md = r.write(tmp_path)
+    data = json.loads(js.read_text())
+    run = data["runs"][0]
+    assert run["method"] == "bicubic" and sorted(run["per_image"]) == ["baby", "bird"]
+    assert data["speed_mp_per_s"]["bicubic"]["runs"] == 2
+    assert data["machine"]["cpu_count"] >= 1 and data["versions"]["torch"].startswith("2.")
+    text = md.read_text()
+    assert "## psnr_y (dB)" in text and "| bicubic |" in text and "MP/s median" in text
+    pngs = list(tmp_path.glob("sr-Set5-scale4.png"))
+    assert len(pngs) == 1 and pngs[0].stat().st_size > 1000
+
+
+def test_demosaic_task_scores_like_the_reference_convention():
+    colour_demosaicing = pytest.importorskip("colour_demosaicing")
+    import numpy as np
+
+    task = DemosaicTask()
+    cond = task.conditions(["RGGB"])[0]
+    from helpers import read_uint8, shared_images
+
+    path = shared_images("test/color/Kodak24")[0]
+    pair = next(task.pairs([(path.stem, read_uint8(path))], cond))
+    out = task.run("bilinear", pair, cond)
+    got = task.score(out, pair, cond)["cpsnr"]
+    # the convention written out with numpy and colour-demosaicing directly
+    gt = read_uint8(path).astype(np.float64)
+    ref = colour_demosaicing.demosaicing_CFA_Bayer_bilinear(
+        colour_demosaicing.mosaicing_CFA_Bayer(gt / 255, "RGGB"), "RGGB"
+    )
+    ref = np.clip(np.rint(ref * 255), 0, 255)
+    mse = np.mean((ref - gt)[10:-10, 10:-10] ** 2)
+    assert got == pytest.approx(10 * np.log10(255**2 / mse), abs=1e-3)
+
+
+def test_denoise_pairs_follow_the_seed_convention():
+    import numpy as np
+
+    task = DenoiseTask()
+    cond = task.conditions([25])[0]
+    clean = [("a", np.full((4, 5), 100, np.uint8)), ("b", np.full((3, 3), 50, np.uint8))]
+    pairs = list(task.pairs(clean, cond))
+    np.random.seed(0)
+    n1 = 100 + 25 * np.random.randn(4, 5)
+    n2 = 50 + 25 * np.random.randn(3, 3)
+    np.testing.assert_allclose(pairs[0].input[0, 0].numpy() * 255, n1, atol=1e-9)
+    np.testing.assert_allclose(pairs[1].input[0, 0].numpy() * 255, n2, atol=1e-9)
+
+
+def test_unknown_task_and_method():
+    with pytest.raises(RestorekitError, match="unknown task 'denoize'; known: denoise"):
+        get_task("denoize")
+    task = SRTask()
+    with pytest.raises(RestorekitError, match="unknown sr method 'lanczos'"):
+        run_benchmark(
+            task,
+            [DATA / "test/color/Set5"],
+            task.conditions([2]),
+            methods=["lanczos"],
+            progress=False,
+        )
+    with pytest.raises(RestorekitError, match="scale must be an integer >= 2"):
+        task.conditions([1.5])
+
+
+def test_bench_cli_missing_dataset(capsys, tmp_path):
+    code = main(["bench", "sr", "--data", str(tmp_path / "nope"), "--out", str(tmp_path)])
+    assert code == 2
+    assert "dataset folder" in capsys.readouterr().err
+
+
+def test_bench_cli_denoise_small(capsys, tmp_path):
+    code = main(
+        [
+            "bench",
+            "denoise",
+            "--data",
+            str(DATA / "test/gray/Set12"),
+            "--limit",
+            "1",
+            "--sigma",
+            "25",
+            "--methods",
+            "tv",
+            "--out",
+            str(tmp_path),
+            "--quiet",
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    data = json.loads((tmp_path / "denoise.json").read_text())
+    assert data["conditions"] == ["sigma=25.0"] and data["methods"] == ["tv"]
+    assert 20 < data["runs"][0]["metrics"]["psnr"] < 40
+    assert 0 < data["runs"][0]["metrics"]["ssim"] < 1
+
+
+def test_quick_demo_writes_a_report(tmp_path):
+    from restorekit.demo import run_demo
+
+    report = run_demo(tmp_path / "demo", quick=True)
+    text = report.read_text()
+    assert "<table>" in text and "mhc" in text and "nlm-opencv" in text and "bicubic" in text
+    for src in text.split("<img src='")[1:]:
+        assert (report.parent / src.split("'")[0]).is_file()
+
+
+def test_quantized_outputs_are_8bit():
+    from restorekit.tasks import quantize
+
+    x = torch.rand(1, 3, 4, 4)
+    q = quantize(x) * 255
+    assert torch.equal(q, q.round())
