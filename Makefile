@@ -44,6 +44,7 @@ bench: $(VENV)/.installed
 	$(BIN)/restorekit bench sr
 	$(BIN)/restorekit bench demosaic
 	$(BIN)/restorekit bench denoise
+	$(BIN)/python benchmarks/update_readme.py
 
 clean:
 	rm -rf $(VENV) demo-out build src/*.egg-info

@@ -112,7 +112,7 @@ def test_bench_cli_denoise_small(capsys, tmp_path):
     )
     assert code == 0, capsys.readouterr().err
     data = json.loads((tmp_path / "denoise.json").read_text())
-    assert data["conditions"] == ["sigma=25.0"] and data["methods"] == ["tv"]
+    assert data["conditions"] == ["sigma=25"] and data["methods"] == ["tv"]
     assert 20 < data["runs"][0]["metrics"]["psnr"] < 40
     assert 0 < data["runs"][0]["metrics"]["ssim"] < 1
 

@@ -26,7 +26,16 @@ class Condition:
 
     @property
     def label(self) -> str:
-        return f"{self.name}={self.value}"
+        """``name=value``, with whole floats written as integers.
+
+        Example:
+            >>> Condition("sigma", 25.0).label
+            'sigma=25'
+        """
+        v = self.value
+        if isinstance(v, float) and v.is_integer():
+            v = int(v)
+        return f"{self.name}={v}"
 
 
 @dataclass
