@@ -49,7 +49,8 @@ def section() -> str:
         data = json.loads(path.read_text())
         parts += _table(data, metric, title)
         if metric != "ssim":
-            parts += [f"Full table, per-image values and crops: [{task}.md](benchmarks/results/{task}.md).", ""]
+            link = f"[{task}.md](benchmarks/results/{task}.md)"
+            parts += [f"Full table, per-image values and crops: {link}.", ""]
     machine = json.loads(next(RESULTS.glob("*.json")).read_text())["machine"]
     parts.append(
         f"Measured on {machine['cpu']} ({machine['cpu_count']} cores), torch threads "
