@@ -59,6 +59,7 @@ def _process(args: argparse.Namespace, fn: Callable[[torch.Tensor, Path], torch.
 
 
 def cmd_mosaic(args: argparse.Namespace) -> None:
+    """``restorekit mosaic IN OUT --cfa RGGB``: RGB image -> 1-channel Bayer mosaic."""
     from restorekit.degrade import mosaic, parse_cfa
 
     cfa = parse_cfa(args.cfa)
@@ -83,6 +84,7 @@ def _as_mosaic(x: torch.Tensor, src: Path) -> torch.Tensor:
 
 
 def cmd_demosaic(args: argparse.Namespace) -> None:
+    """``restorekit demosaic IN OUT --method mhc --cfa RGGB``: mosaic -> RGB."""
     from restorekit.classical.demosaic import DEMOSAICERS
     from restorekit.degrade import parse_cfa
 
@@ -100,6 +102,7 @@ def _sigma01(sigma: float) -> float:
 
 
 def cmd_noise(args: argparse.Namespace) -> None:
+    """``restorekit noise IN OUT --sigma S --seed N``: add clipped Gaussian noise."""
     from restorekit.degrade import add_gaussian_noise
 
     s = _sigma01(args.sigma)
@@ -108,6 +111,7 @@ def cmd_noise(args: argparse.Namespace) -> None:
 
 
 def cmd_denoise(args: argparse.Namespace) -> None:
+    """``restorekit denoise IN OUT --method bm3d --sigma S``: classical denoising."""
     from restorekit.classical.denoise import DENOISERS
 
     s = _sigma01(args.sigma)
@@ -123,6 +127,7 @@ def cmd_denoise(args: argparse.Namespace) -> None:
 
 
 def cmd_upscale(args: argparse.Namespace) -> None:
+    """``restorekit upscale IN OUT --scale S``: MATLAB-compatible bicubic enlarging."""
     from restorekit.classical.upscale import UPSCALERS
 
     scale = check_positive(args.scale, "--scale", allow_zero=False)
@@ -132,6 +137,7 @@ def cmd_upscale(args: argparse.Namespace) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
+    """``restorekit bench TASK``: every method on the task's datasets -> Markdown, JSON, PNG."""
     from restorekit.eval import run_benchmark
     from restorekit.tasks import get_task
 
@@ -165,6 +171,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
+    """``restorekit demo``: the classical methods on bundled photos -> report.html."""
     from restorekit.demo import run_demo
 
     path = run_demo(args.out, quick=args.quick)

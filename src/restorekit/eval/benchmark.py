@@ -197,6 +197,17 @@ def run_benchmark(
 
     Returns:
         The :class:`BenchmarkResult`; call ``.write(folder)`` to save it.
+
+    Example:
+        >>> import tempfile, torch
+        >>> from restorekit.io import write_image
+        >>> from restorekit.tasks import SRTask
+        >>> d = tempfile.mkdtemp()
+        >>> write_image(os.path.join(d, "a.png"), torch.rand(1, 3, 48, 48))
+        >>> task = SRTask()
+        >>> r = run_benchmark(task, [d], task.conditions([2]), methods=["bicubic"], progress=False)
+        >>> r.runs[0].method, sorted(r.runs[0].per_image)
+        ('bicubic', ['a'])
     """
     from tqdm import tqdm
 
@@ -231,7 +242,7 @@ def run_benchmark(
                     scale = pair.target.shape[-1] // pair.input.shape[-1]
                     tiles += [
                         ("ground truth", crop_to_uint8(pair.target, box)),
-                        ("input", crop_to_uint8(pair.input, box, scale=scale)),
+                        ("input", crop_to_uint8(pair.extra.get("preview", pair.input), box, scale)),
                     ]
                 for m in chosen:
                     bar.set_postfix_str(f"{dname} {cond.label} {m} {pair.name}")

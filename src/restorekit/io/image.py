@@ -208,6 +208,14 @@ def read_image_with_depth(path: str | os.PathLike, mode: Mode = "keep") -> tuple
     Raises:
         ImageFileError: missing, unreadable, truncated or non-image file, or an RGBA file with
             real transparency read without ``mode="rgba"``.
+
+    Example:
+        >>> import tempfile
+        >>> f = os.path.join(tempfile.mkdtemp(), "x16.tif")
+        >>> write_image(f, torch.full((1, 1, 2, 2), 0.25), bits=16)
+        >>> x, bits = read_image_with_depth(f)
+        >>> bits, round(x.max().item() * 65535)
+        (16, 16384)
     """
     p = Path(path)
     suffix = _suffix(p)
@@ -283,6 +291,13 @@ def write_image(path: str | os.PathLike, x: torch.Tensor, bits: int = 8, quality
 
     Raises:
         RestorekitError: bad tensor, bad bit depth for the format, or a missing folder.
+
+    Example:
+        >>> import tempfile
+        >>> f = os.path.join(tempfile.mkdtemp(), "gray.png")
+        >>> write_image(f, torch.rand(1, 1, 8, 8))
+        >>> read_image(f).shape
+        torch.Size([1, 1, 8, 8])
     """
     p = Path(path)
     suffix = _suffix(p)

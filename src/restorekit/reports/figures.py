@@ -41,7 +41,12 @@ def best_crop_box(target: torch.Tensor, size: int = 96, step: int = 2) -> tuple[
 
 def crop_to_uint8(x: torch.Tensor, box: tuple[int, int, int, int], scale: int = 1) -> np.ndarray:
     """Crop ``(1, C, H, W)`` by ``box`` given in target pixels (``scale`` maps it onto a smaller
-    input, e.g. a low-resolution image), and return it as HxWx3 uint8 at the box's size."""
+    input, e.g. a low-resolution image), and return it as HxWx3 uint8 at the box's size.
+
+    Example:
+        >>> crop_to_uint8(torch.ones(1, 1, 8, 8), (0, 0, 4, 4), scale=2).shape
+        (4, 4, 3)
+    """
     top, left, h, w = box
     if scale > 1:
         top, left, h, w = top // scale, left // scale, max(1, h // scale), max(1, w // scale)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from restorekit.degrade import mosaic, parse_cfa
+from restorekit.degrade import mosaic, mosaic_sparse, parse_cfa
 from restorekit.io import from_numpy
 from restorekit.tasks.base import Condition, Pair, quantize
 
@@ -22,7 +22,15 @@ __all__ = ["DemosaicTask"]
 
 
 class DemosaicTask:
-    """Demosaicing benchmark: RGGB by default, CPSNR with a 10-pixel border on 8-bit outputs."""
+    """Demosaicing benchmark: RGGB by default, CPSNR with a 10-pixel border on 8-bit outputs.
+
+    Example:
+        >>> task = DemosaicTask()
+        >>> cond = task.conditions(["rggb"])[0]
+        >>> pair = next(task.pairs([("flat", np.full((32, 32, 3), 128, np.uint8))], cond))
+        >>> task.score(task.run("mhc", pair, cond), pair, cond)
+        {'cpsnr': inf}
+    """
 
     name = "demosaic"
     default_datasets = ("test/color/Kodak24", "test/color/McMaster")
@@ -47,7 +55,9 @@ class DemosaicTask:
             gt = from_numpy(arr, dtype=torch.float64)
             if gt.shape[1] != 3:
                 gt = gt.expand(-1, 3, -1, -1).contiguous()
-            yield Pair(name, mosaic(gt, cond.value), gt)
+            # the sparse 3-channel form shows the mosaic in its colours in comparison crops
+            preview = mosaic_sparse(gt, cond.value)
+            yield Pair(name, mosaic(gt, cond.value), gt, extra={"preview": preview})
 
     def run(self, method: str, pair: Pair, cond: Condition) -> torch.Tensor:
         return self.methods()[method](pair.input, cond.value)

@@ -22,7 +22,13 @@ __all__ = ["DenoiseTask"]
 
 
 class DenoiseTask:
-    """Additive white Gaussian noise at sigma 15 / 25 / 50 (0..255 scale) by default."""
+    """Additive white Gaussian noise at sigma 15 / 25 / 50 (0..255 scale) by default.
+
+    Example:
+        >>> task = DenoiseTask()
+        >>> [c.label for c in task.conditions()]
+        ['sigma=15', 'sigma=25', 'sigma=50']
+    """
 
     name = "denoise"
     default_datasets = ("test/gray/Set12",)

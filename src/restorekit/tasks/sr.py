@@ -24,7 +24,15 @@ __all__ = ["SRTask"]
 
 
 class SRTask:
-    """Bicubic super-resolution at x2, x3, x4 by default."""
+    """Bicubic super-resolution at x2, x3, x4 by default.
+
+    Example:
+        >>> task = SRTask()
+        >>> cond = task.conditions([4])[0]
+        >>> pair = next(task.pairs([("x", np.zeros((50, 41, 3), np.uint8))], cond))
+        >>> tuple(pair.target.shape), tuple(pair.input.shape)
+        ((1, 3, 48, 40), (1, 3, 12, 10))
+    """
 
     name = "sr"
     default_datasets = ("test/color/Set5", "test/color/Set14")
