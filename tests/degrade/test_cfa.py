@@ -59,3 +59,9 @@ def test_bad_input():
         mosaic(torch.zeros(1, 1, 4, 4), "RGGB")
     with pytest.raises(RestorekitError, match="must have 1 channels, got 3"):
         sparse_from_mosaic(torch.zeros(1, 3, 4, 4), "RGGB")
+
+
+def test_gradcheck():
+    x = torch.rand(1, 3, 4, 6, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t: mosaic(t, "GBRG"), (x,))
+    assert torch.autograd.gradcheck(lambda t: mosaic_sparse(t, "BGGR"), (x,))

@@ -72,3 +72,8 @@ def test_modules_equal_functions():
         AddPoissonGaussianNoise(0.01, 0.02)(x, _g(2)),
         add_poisson_gaussian_noise(x, 0.01, 0.02, _g(2)),
     )
+
+
+def test_gradient_passes_through_to_the_image():
+    x = torch.rand(1, 1, 4, 4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t: add_gaussian_noise(t, 0.1, generator=_g(3)), (x,))
