@@ -408,3 +408,16 @@ def test_output_size_rounding_is_exact_for_thirds():
     # A deliberate difference from MATLAB's plain ceil: 1.1 * 50 = 55.00000000000001.
     assert math.ceil(1.1 * 50) == 56
     assert imresize_output_size((50, 50), 1.1) == (55, 55)
+
+
+@pytest.mark.parametrize("scale", [0.25, 1 / 3, 0.5, 2.0, 3.0, 1.7])
+def test_tap_sum_equals_the_dense_matrix(scale, monkeypatch):
+    import restorekit.degrade.resize as resize_module
+
+    monkeypatch.setattr(resize_module, "DENSE_LIMIT", 0)  # force the large-image path
+    x = torch.rand(2, 3, 23, 31, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    out_h, out_w = imresize_output_size((23, 31), scale)
+    mh = resize_matrix(23, out_h, scale, dtype=torch.float64)
+    mw = resize_matrix(31, out_w, scale, dtype=torch.float64)
+    dense = mh @ x @ mw.T if scale < 1 else mh @ (x @ mw.T)
+    torch.testing.assert_close(imresize(x, scale), dense, atol=1e-12, rtol=0)

@@ -230,16 +230,38 @@ def imresize(
 
     dtype = x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32
     y = x.to(dtype)
-    mh = resize_matrix(H, out_h, scales[0], antialias, device=x.device, dtype=dtype)
-    mw = resize_matrix(W, out_w, scales[1], antialias, device=x.device, dtype=dtype)
+    rows = (-2, H, out_h, scales[0])
+    cols = (-1, W, out_w, scales[1])
     # MATLAB resizes the axis with the smaller scale first (height on a tie).
-    if scales[0] <= scales[1]:
-        y = torch.matmul(mh, y)  # (out_h, H) @ (B, C, H, W) -> (B, C, out_h, W)
-        y = torch.matmul(y, mw.T)  # (B, C, out_h, W) @ (W, out_w) -> (B, C, out_h, out_w)
-    else:
-        y = torch.matmul(y, mw.T)
-        y = torch.matmul(mh, y)
+    for dim, n_in, n_out, s_axis in (rows, cols) if scales[0] <= scales[1] else (cols, rows):
+        y = _resize_axis(y, dim, n_in, n_out, s_axis, antialias)
     return y.to(x.dtype)
+
+
+# Above this many matrix entries an axis is resized by a sum over kernel taps instead of a dense
+# (out, in) matrix product: BLAS makes the matrix faster for ordinary sizes, but its cost and
+# memory grow with out * in (a 6000 -> 24000 upscale would need a 576 MB matrix).
+DENSE_LIMIT = 2**24
+
+
+def _resize_axis(
+    y: torch.Tensor, dim: int, n_in: int, n_out: int, scale: float, antialias: bool
+) -> torch.Tensor:
+    """Resize axis ``dim`` (-2 or -1) of ``y`` from ``n_in`` to ``n_out`` samples."""
+    if n_in * n_out <= DENSE_LIMIT:
+        m = resize_matrix(n_in, n_out, scale, antialias, device=y.device, dtype=y.dtype)
+        return torch.matmul(m, y) if dim == -2 else torch.matmul(y, m.T)
+    if dim == -1:  # gathering rows is much faster than gathering columns
+        yt = y.transpose(-1, -2).contiguous()
+        return _resize_axis(yt, -2, n_in, n_out, scale, antialias).transpose(-1, -2)
+    idx, w = _contributions(int(n_in), int(n_out), float(scale), bool(antialias))
+    index = torch.tensor(idx.T, device=y.device)  # (taps, out)
+    weight = torch.tensor(w.T, device=y.device, dtype=y.dtype)
+    out = None
+    for k in range(index.shape[0]):
+        term = y.index_select(-2, index[k]) * weight[k].view(-1, 1)
+        out = term if out is None else out + term
+    return out.contiguous()
 
 
 def downscale(x: torch.Tensor, factor: float, antialias: bool = True) -> torch.Tensor:
