@@ -372,7 +372,7 @@ def _check_weights(weights: Sequence[float], device: torch.device) -> torch.Tens
 
 
 class SSIM(nn.Module):
-    """Module twin of :func:`ssim`."""
+    """Module twin of :func:`ssim`; takes the same keyword arguments."""
 
     def __init__(
         self,
@@ -385,36 +385,20 @@ class SSIM(nn.Module):
         k2: float = 0.03,
     ) -> None:
         super().__init__()
-        self.data_range = data_range
-        self.crop = crop
-        self.y_only = y_only
-        self.win_size = win_size
-        self.sigma = sigma
-        self.k1 = k1
-        self.k2 = k2
+        self.kwargs = {
+            "data_range": data_range, "crop": crop, "y_only": y_only,
+            "win_size": win_size, "sigma": sigma, "k1": k1, "k2": k2,
+        }  # fmt: skip
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return ssim(
-            x,
-            y,
-            data_range=self.data_range,
-            crop=self.crop,
-            y_only=self.y_only,
-            win_size=self.win_size,
-            sigma=self.sigma,
-            k1=self.k1,
-            k2=self.k2,
-        )
+        return ssim(x, y, **self.kwargs)
 
     def extra_repr(self) -> str:
-        return (
-            f"data_range={self.data_range}, crop={self.crop}, y_only={self.y_only}, "
-            f"win_size={self.win_size}"
-        )
+        return ", ".join(f"{k}={v!r}" for k, v in self.kwargs.items())
 
 
 class MSSSIM(nn.Module):
-    """Module twin of :func:`ms_ssim`."""
+    """Module twin of :func:`ms_ssim`; takes the same keyword arguments."""
 
     def __init__(
         self,
@@ -429,33 +413,13 @@ class MSSSIM(nn.Module):
         mode: str = "valid",
     ) -> None:
         super().__init__()
-        self.data_range = data_range
-        self.crop = crop
-        self.y_only = y_only
-        self.weights = tuple(weights)
-        self.win_size = win_size
-        self.sigma = sigma
-        self.k1 = k1
-        self.k2 = k2
-        self.mode = mode
+        self.kwargs = {
+            "data_range": data_range, "crop": crop, "y_only": y_only, "weights": tuple(weights),
+            "win_size": win_size, "sigma": sigma, "k1": k1, "k2": k2, "mode": mode,
+        }  # fmt: skip
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return ms_ssim(
-            x,
-            y,
-            data_range=self.data_range,
-            crop=self.crop,
-            y_only=self.y_only,
-            weights=self.weights,
-            win_size=self.win_size,
-            sigma=self.sigma,
-            k1=self.k1,
-            k2=self.k2,
-            mode=self.mode,
-        )
+        return ms_ssim(x, y, **self.kwargs)
 
     def extra_repr(self) -> str:
-        return (
-            f"data_range={self.data_range}, crop={self.crop}, y_only={self.y_only}, "
-            f"mode={self.mode!r}"
-        )
+        return ", ".join(f"{k}={v!r}" for k, v in self.kwargs.items())
