@@ -1,0 +1,21 @@
+"""Training data: image folders decoded once into memory, random patches, hard-patch mining."""
+
+from __future__ import annotations
+
+from restorekit.data.patches import (
+    HardPatchMiner,
+    ImageBank,
+    PatchBatch,
+    color_augment,
+    dihedral,
+    sample_patches,
+)
+
+__all__ = [
+    "HardPatchMiner",
+    "ImageBank",
+    "PatchBatch",
+    "color_augment",
+    "dihedral",
+    "sample_patches",
+]

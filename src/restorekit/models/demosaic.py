@@ -1,0 +1,173 @@
+"""Learned demosaicing: a small CNN that works on the pixel-unshuffled Bayer mosaic.
+
+The network sees the raw packed into ``pack x pack`` blocks (pixel-unshuffle), so every input
+channel is one fixed position of the Bayer tile: the "which colour is this pixel" information the
+1-channel full-resolution form lacks is in the channel index. The body runs at ``1/pack`` of the
+resolution (a quarter by default), which is what makes it fast on a CPU, and pixel-shuffle brings
+the ``3 * pack**2`` output channels back to full-resolution RGB.
+
+Two inputs (the research notes compare them):
+
+- ``input_mode="mosaic"``: the 1-channel raw, packed to ``pack**2`` channels.
+- ``input_mode="sparse"``: the 3-channel sparse form (each sample in its own colour plane, zeros
+  elsewhere), packed to ``3 * pack**2`` channels.
+
+With ``base="mhc"`` or ``"bilinear"`` the network is residual: it also sees the classical estimate
+(Malvar-He-Cutler or bilinear, in torch) and predicts the correction to it; the last convolution
+starts at zero, so an untrained network returns the classical estimate. ``base="none"`` predicts
+RGB directly. ``separable=True`` replaces each inner 3x3 convolution by a depthwise 3x3 followed
+by a pointwise 1x1 (MobileNet).
+
+Every Bayer layout works: the network is trained on RGGB and a raw of another layout is first
+padded by one mirrored row and/or column, which turns it into RGGB (mirror padding keeps the
+colour of every position), and cropped back afterwards.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from restorekit._checks import check_image
+from restorekit.degrade.cfa import CFA, parse_cfa, sparse_from_mosaic
+from restorekit.errors import RestorekitError
+
+__all__ = ["DemosaicNet", "canonical_offset"]
+
+InputMode = Literal["mosaic", "sparse"]
+Base = Literal["mhc", "bilinear", "none"]
+
+_INPUT_MODES = ("mosaic", "sparse")
+_BASES = ("mhc", "bilinear", "none")
+
+
+def canonical_offset(cfa: CFA | str) -> tuple[int, int]:
+    """Rows and columns to add on top and left so that a raw of layout ``cfa`` becomes RGGB.
+
+    Example:
+        >>> canonical_offset("RGGB"), canonical_offset("GRBG"), canonical_offset("BGGR")
+        ((0, 0), (0, 1), (1, 1))
+    """
+    cfa = parse_cfa(cfa)
+    for dy in (0, 1):
+        for dx in (0, 1):
+            # padding dy rows on top shows the layout as seen from dy rows *before* the start
+            if cfa.shifted(-dy % 2, -dx % 2) is CFA.RGGB:
+                return dy, dx
+    raise AssertionError(f"no offset maps {cfa} to RGGB")  # unreachable: 4 layouts, 4 offsets
+
+
+def _classical(base: str, raw: torch.Tensor) -> torch.Tensor:
+    # imported here: classical/ is a sibling of models/ (both depend only on degrade/)
+    from restorekit.classical.demosaic import demosaic_bilinear, demosaic_malvar
+
+    return (demosaic_malvar if base == "mhc" else demosaic_bilinear)(raw, CFA.RGGB)
+
+
+class _SeparableConv(nn.Sequential):
+    """Depthwise 3x3 then pointwise 1x1 (MobileNet's separable convolution)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__(
+            nn.Conv2d(channels, channels, 3, padding=1, groups=channels),
+            nn.Conv2d(channels, channels, 1),
+        )
+
+
+class DemosaicNet(nn.Module):
+    """A CNN demosaicer whose body runs on the pixel-unshuffled raw (see the module docstring).
+
+    Args:
+        input_mode: ``"mosaic"`` (1-channel raw) or ``"sparse"`` (3-channel sparse raw).
+        base: classical estimate the network corrects: ``"mhc"``, ``"bilinear"`` or ``"none"``
+            (direct prediction).
+        channels: feature channels of the body.
+        depth: number of inner 3x3 convolutions (each followed by a ReLU).
+        pack: pixel-unshuffle factor, 2 or 4 (the body runs at ``1/pack`` resolution).
+        separable: depthwise-separable inner convolutions.
+
+    Shape:
+        ``(B, 1, H, W) -> (B, 3, H, W)``, any ``H, W >= 4``: the raw is mirror-padded to a
+        multiple of ``pack`` and the output cropped back. Input and output are in [0, 1] in the
+        raw's colour space; the output is not clipped.
+
+    Example:
+        >>> net = DemosaicNet(channels=16, depth=2)
+        >>> net(torch.rand(1, 1, 37, 31), "GBRG").shape
+        torch.Size([1, 3, 37, 31])
+        >>> raw = torch.rand(1, 1, 16, 16)  # untrained: the last conv is zero, so the output is MHC
+        >>> from restorekit.classical.demosaic import demosaic_malvar
+        >>> torch.allclose(net(raw, "RGGB"), demosaic_malvar(raw, "RGGB"), atol=1e-6)
+        True
+    """
+
+    def __init__(
+        self,
+        input_mode: InputMode = "mosaic",
+        base: Base = "mhc",
+        channels: int = 64,
+        depth: int = 4,
+        pack: int = 4,
+        separable: bool = False,
+    ) -> None:
+        super().__init__()
+        if input_mode not in _INPUT_MODES:
+            raise RestorekitError(f"input_mode must be one of {_INPUT_MODES}, got {input_mode!r}")
+        if base not in _BASES:
+            raise RestorekitError(f"base must be one of {_BASES}, got {base!r}")
+        if pack not in (2, 4):
+            raise RestorekitError(f"pack must be 2 or 4, got {pack}")
+        if channels < 1 or depth < 0:
+            raise RestorekitError(f"need channels >= 1 and depth >= 0, got {channels}, {depth}")
+        self.input_mode = input_mode
+        self.base = base
+        self.pack = pack
+        raw_channels = (1 if input_mode == "mosaic" else 3) * pack * pack
+        in_channels = raw_channels + (0 if base == "none" else 3 * pack * pack)
+        self.head = nn.Conv2d(in_channels, channels, 3, padding=1)
+        inner: list[nn.Module] = []
+        for _ in range(depth):
+            conv = _SeparableConv(channels) if separable else nn.Conv2d(channels, channels, 3, 1, 1)
+            inner += [conv, nn.ReLU(inplace=True)]
+        self.body = nn.Sequential(*inner)
+        self.tail = nn.Conv2d(channels, 3 * pack * pack, 3, padding=1)
+        if base != "none":
+            # residual learning starts from the classical estimate
+            nn.init.zeros_(self.tail.weight)
+            nn.init.zeros_(self.tail.bias)
+
+    def forward(self, raw: torch.Tensor, cfa: CFA | str = CFA.RGGB) -> torch.Tensor:
+        check_image(raw, channels=1, name="raw", min_size=4)
+        B, C, H, W = raw.shape
+        # mirror-pad to RGGB on the top/left and to a multiple of `pack` on the bottom/right;
+        # mirror ("reflect") padding keeps every position's colour, so the result is still RGGB
+        top, left = canonical_offset(cfa)
+        bottom = -(H + top) % self.pack
+        right = -(W + left) % self.pack
+        x = F.pad(raw, (left, right, top, bottom), mode="reflect")
+        feats = [F.pixel_unshuffle(self._raw_input(x), self.pack)]
+        estimate = None
+        if self.base != "none":
+            estimate = _classical(self.base, x)
+            feats.append(F.pixel_unshuffle(estimate, self.pack))
+        y = self.tail(self.body(F.relu(self.head(torch.cat(feats, dim=1)))))
+        y = F.pixel_shuffle(y, self.pack)
+        if estimate is not None:
+            y = estimate + y
+        return y[:, :, top : top + H, left : left + W]
+
+    def _raw_input(self, x: torch.Tensor) -> torch.Tensor:
+        return x if self.input_mode == "mosaic" else sparse_from_mosaic(x, CFA.RGGB)
+
+    @property
+    def receptive_radius(self) -> int:
+        """Pixels of context on each side that influence an output pixel (an upper bound).
+
+        Tiled inference uses it as the overlap that makes tiles equal to whole-image inference.
+        """
+        convs = 2 + len(self.body) // 2  # head, inner, tail: 3x3 at 1/pack resolution
+        base = 0 if self.base == "none" else 2  # MHC's 5x5 filters; bilinear's 3x3 fewer
+        return (convs + 1) * self.pack + base  # +1 block for where a pixel sits in its block

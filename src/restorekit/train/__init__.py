@@ -1,0 +1,51 @@
+"""Training: typed configs, checkpoints, and explicit loops on Lightning Fabric.
+
+Importing this package does not import Lightning (it takes seconds); :func:`fit` does.
+:func:`run_config` is what ``restorekit train cfg.yaml`` calls: it picks the recipe of the config's
+task and trains.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from restorekit.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from restorekit.train.config import TrainConfig, config_to_dict, load_config
+from restorekit.train.supervised import Recipe, TrainResult, fit
+
+__all__ = [
+    "RECIPES",
+    "Checkpoint",
+    "Recipe",
+    "TrainConfig",
+    "TrainResult",
+    "config_to_dict",
+    "fit",
+    "load_checkpoint",
+    "load_config",
+    "run_config",
+    "save_checkpoint",
+]
+
+
+def _demosaic_recipe() -> Recipe:
+    from restorekit.train.demosaic import DemosaicRecipe
+
+    return DemosaicRecipe()
+
+
+#: task name -> a function making the task's recipe
+RECIPES = {"demosaic": _demosaic_recipe}
+
+
+def run_config(
+    path: str | os.PathLike,
+    resume: bool = False,
+    overrides: dict[str, Any] | None = None,
+    progress: bool = True,
+    max_steps: int | None = None,
+) -> TrainResult:
+    """Load, validate and train the config at ``path`` (``restorekit train``)."""
+    cfg = load_config(path, overrides)
+    return fit(cfg, RECIPES[cfg.task](), resume=resume, progress=progress, max_steps=max_steps)

@@ -1,0 +1,297 @@
+"""Training configuration: YAML validated into frozen dataclasses, with one-line errors.
+
+A config file has five sections (every key optional except ``task``, ``model.name`` and
+``data.train``)::
+
+    task: demosaic
+    seed: 0
+    model: {name: demosaicnet, args: {channels: 64, depth: 4}}
+    data:  {train: ../shared/data/train/color/CBSD432, holdout: 18, patch: 64, batch: 16}
+    loss:  {weights: {mixed: 1.0}, options: {mixed: {alpha: 0.84}}}
+    optim: {lr: 0.001, steps: 60000, scheduler: cosine}
+    run:   {out: runs/demosaic, checkpoint_every: 500, validate_every: 2000, devices: 1}
+
+Paths are relative to the working directory (the repository root, beside ``../shared``). Unknown
+keys, wrong types and impossible values are refused with the section and key named, and the
+closest known key suggested. The resolved config (every default filled in) is saved with each run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from restorekit._checks import closest_names
+from restorekit.errors import RestorekitError
+
+__all__ = [
+    "DataConfig",
+    "LossConfig",
+    "MiningConfig",
+    "ModelConfig",
+    "OptimConfig",
+    "RunConfig",
+    "TrainConfig",
+    "config_from_dict",
+    "config_to_dict",
+    "load_config",
+]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Which network to build: a name from :data:`restorekit.models.MODELS` and its arguments."""
+
+    name: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MiningConfig:
+    """Hard-patch mining (:class:`restorekit.data.HardPatchMiner`)."""
+
+    capacity: int = 512
+    revisit: float = 0.25
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the training images are and how patches are cut from them."""
+
+    train: str
+    #: a folder of validation images; empty means the ``holdout`` images of ``train``
+    val: str = ""
+    #: every holdout-th training image is kept out for validation (0: none)
+    holdout: int = 0
+    #: shrink the training (and holdout) images by this factor first (bicubic)
+    downscale: float = 1.0
+    mode: str = "rgb"
+    patch: int = 64
+    batch: int = 16
+    #: random channel permutation and saturation scaling of the ground truth (colour augmentation)
+    color_augment: bool = False
+    mining: MiningConfig | None = None
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Named loss weights (see :class:`restorekit.losses.CompositeLoss`) and options per loss."""
+
+    weights: dict[str, float] = field(default_factory=lambda: {"l1": 1.0})
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: per loss name, (progress, weight) knots of a piecewise-linear schedule
+    schedule: dict[str, list[list[float]]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Adam(W) and its learning-rate schedule."""
+
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.999)
+    steps: int = 10000
+    #: "cosine" (to ``min_lr``) or "constant"
+    scheduler: str = "cosine"
+    warmup: int = 0
+    min_lr: float = 0.0
+    grad_clip: float = 0.0
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Where the run writes, how often, and on what hardware."""
+
+    out: str = "runs/run"
+    checkpoint_every: int = 500
+    validate_every: int = 2000
+    log_every: int = 50
+    image_every: int = 0
+    #: "cpu", "cuda", "auto"
+    accelerator: str = "auto"
+    devices: int = 1
+    #: Lightning Fabric precision, e.g. "32-true", "bf16-mixed", "16-mixed"
+    precision: str = "32-true"
+    #: torch threads per process (0: torch's default)
+    threads: int = 0
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A whole training run."""
+
+    task: str
+    model: ModelConfig
+    data: DataConfig
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+    seed: int = 0
+
+
+_TASKS = ("demosaic",)
+_SCHEDULERS = ("cosine", "constant")
+_ACCELERATORS = ("auto", "cpu", "cuda", "gpu", "mps")
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp)).replace("typing.", "")
+
+
+def _convert(value: Any, tp: Any, where: str) -> Any:
+    """Check ``value`` against the annotation ``tp`` (converting ints to floats and lists to
+    tuples), recursing into dataclasses."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _convert(value, inner, where)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise RestorekitError(f"config: {where} must be a mapping, got {value!r}")
+        return config_from_dict(tp, value, where)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise RestorekitError(f"config: {where} must be a mapping, got {value!r}")
+        _, vt = typing.get_args(tp)
+        return {str(k): _convert(v, vt, f"{where}.{k}") for k, v in value.items()}
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise RestorekitError(f"config: {where} must be a list, got {value!r}")
+        args = typing.get_args(tp)
+        if origin is tuple:
+            if len(value) != len(args):
+                raise RestorekitError(f"config: {where} needs {len(args)} values, got {value!r}")
+            return tuple(
+                _convert(v, a, f"{where}[{i}]")
+                for i, (v, a) in enumerate(zip(value, args, strict=True))
+            )
+        return [_convert(v, args[0], f"{where}[{i}]") for i, v in enumerate(value)]
+    if tp is Any:
+        return value
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp is float and isinstance(value, str):
+        try:  # YAML reads "1e-3" (no dot) as a string
+            return float(value)
+        except ValueError:
+            pass
+    if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
+        raise RestorekitError(f"config: {where} must be {_type_name(tp)}, got {value!r}")
+    return value
+
+
+def config_from_dict(cls: type, data: dict[str, Any], where: str = "") -> Any:
+    """Build the dataclass ``cls`` from a mapping, refusing unknown keys and wrong types.
+
+    Example:
+        >>> config_from_dict(OptimConfig, {"lr": 1, "steps": 100}).lr
+        1.0
+        >>> config_from_dict(OptimConfig, {"stpes": 100})  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        restorekit.errors.RestorekitError: config: unknown key 'stpes'; known: steps, ...
+    """
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    prefix = f"{where}." if where else ""
+    for key in data:
+        if key not in fields:
+            known = closest_names(str(key), list(fields))
+            shown = ", ".join(known[:3]) + (", ..." if len(known) > 3 else "")
+            raise RestorekitError(f"config: unknown key '{prefix}{key}'; known: {shown}")
+    kwargs = {}
+    for name, f in fields.items():
+        if name in data:
+            kwargs[name] = _convert(data[name], hints[name], prefix + name)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise RestorekitError(f"config: missing key '{prefix}{name}'")
+    return cls(**kwargs)
+
+
+def _validate(cfg: TrainConfig) -> None:
+    def need(ok: bool, message: str) -> None:
+        if not ok:
+            raise RestorekitError(f"config: {message}")
+
+    need(cfg.task in _TASKS, f"task must be one of {', '.join(_TASKS)}, got {cfg.task!r}")
+    need(cfg.data.patch >= 8 and cfg.data.patch % 8 == 0, "data.patch must be a multiple of 8")
+    need(cfg.data.batch >= 1, "data.batch must be >= 1")
+    need(cfg.data.holdout >= 0, "data.holdout must be >= 0")
+    need(cfg.data.downscale >= 1, "data.downscale must be >= 1")
+    need(cfg.data.mode in ("rgb", "gray"), "data.mode must be 'rgb' or 'gray'")
+    need(cfg.optim.lr > 0, "optim.lr must be > 0")
+    need(cfg.optim.steps >= 1, "optim.steps must be >= 1")
+    need(0 <= cfg.optim.warmup < cfg.optim.steps, "optim.warmup must be in [0, steps)")
+    need(
+        cfg.optim.scheduler in _SCHEDULERS,
+        f"optim.scheduler must be one of {', '.join(_SCHEDULERS)}, got {cfg.optim.scheduler!r}",
+    )
+    need(cfg.run.accelerator in _ACCELERATORS, f"run.accelerator must be one of {_ACCELERATORS}")
+    need(cfg.run.devices >= 1, "run.devices must be >= 1")
+    for key in ("checkpoint_every", "validate_every", "log_every"):
+        need(getattr(cfg.run, key) >= 1, f"run.{key} must be >= 1")
+    need(bool(cfg.loss.weights), "loss.weights must name at least one loss")
+    for name in cfg.loss.options:
+        need(name in cfg.loss.weights, f"loss.options.{name} names a loss not in loss.weights")
+
+
+def load_config(path: str | os.PathLike, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """Read and validate a YAML training config.
+
+    Args:
+        path: the YAML file.
+        overrides: dotted keys replacing values of the file, e.g. ``{"optim.steps": 10}``.
+
+    Raises:
+        RestorekitError: a missing or unparsable file, an unknown key, a wrong type or value.
+    """
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise RestorekitError(f"config file not found: {p}")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f" (line {mark.line + 1})" if mark is not None else ""
+        raise RestorekitError(f"config {p}: not valid YAML{line}") from None
+    if not isinstance(data, dict):
+        raise RestorekitError(f"config {p}: expected a mapping at the top level")
+    for dotted, value in (overrides or {}).items():
+        node = data
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    cfg = config_from_dict(TrainConfig, data)
+    _validate(cfg)
+    return cfg
+
+
+def config_to_dict(cfg: Any) -> dict[str, Any]:
+    """The config as plain YAML-able data (tuples become lists).
+
+    Example:
+        >>> config_to_dict(MiningConfig())
+        {'capacity': 512, 'revisit': 0.25}
+    """
+
+    def plain(v: Any) -> Any:
+        if isinstance(v, tuple):
+            return [plain(x) for x in v]
+        if isinstance(v, list):
+            return [plain(x) for x in v]
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        return v
+
+    return plain(dataclasses.asdict(cfg))
