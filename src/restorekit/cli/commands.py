@@ -32,6 +32,12 @@ def _jobs(args: argparse.Namespace) -> list[tuple[Path, Path]]:
             raise RestorekitError(f"'{dst}': input is a folder, so the output must be a folder")
         dst.mkdir(parents=True, exist_ok=True)
         return [(f, dst / f.name) for f in files]
+    _check_output_file(dst)
+    return [(src, dst)]
+
+
+def _check_output_file(dst: Path) -> None:
+    """Fail before any work if ``dst`` is not a writable image path."""
     if dst.suffix.lower() not in IMAGE_SUFFIXES:
         raise RestorekitError(
             f"'{dst}': unsupported output type {dst.suffix or '(none)'}; use one of "
@@ -40,7 +46,6 @@ def _jobs(args: argparse.Namespace) -> list[tuple[Path, Path]]:
     folder = dst.parent if str(dst.parent) else Path(".")
     if not folder.is_dir():
         raise RestorekitError(f"cannot write '{dst}': folder '{folder}' does not exist")
-    return [(src, dst)]
 
 
 def _process(args: argparse.Namespace, fn: Callable[[torch.Tensor, Path], torch.Tensor]) -> None:
@@ -92,6 +97,29 @@ def cmd_demosaic(args: argparse.Namespace) -> None:
     _check_method(args.method, DEMOSAICERS, "demosaic")
     method = DEMOSAICERS[args.method]
     _process(args, lambda x, src: method(_as_mosaic(x, src), cfa).clamp(0, 1))
+
+
+def cmd_develop(args: argparse.Namespace) -> None:
+    """``restorekit develop IN OUT --method mhc --wb camera --bits 8``: camera raw -> sRGB."""
+    import time
+
+    from restorekit.io.raw import develop, read_raw
+
+    src, dst = Path(args.input), Path(args.output)
+    _check_output_file(dst)
+    start = time.perf_counter()
+    raw = read_raw(src)
+    rgb, info = develop(raw, white_balance=args.wb, method=args.method)
+    bits = 8 if dst.suffix.lower() in (".jpg", ".jpeg") else args.bits
+    write_image(dst, rgb, bits=bits)
+    seconds = time.perf_counter() - start
+    gains = ", ".join(f"{g:.3f}" for g in info["wb_gains"])
+    print(
+        f"{dst}: {rgb.shape[-1]}x{rgb.shape[-2]} {bits}-bit sRGB | CFA {info['cfa']} | "
+        f"{raw.bits}-bit raw, black {'/'.join(f'{b:g}' for b in info['black_levels'])}, "
+        f"white {info['white_level']} | WB {info['white_balance']} ({gains}) | "
+        f"matrix {info['matrix']} | {info['method']} | {seconds:.2f} s"
+    )
 
 
 def _sigma01(sigma: float) -> float:

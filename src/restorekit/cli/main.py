@@ -59,6 +59,24 @@ def _build_parser() -> argparse.ArgumentParser:
         "--method", default="mhc", help=f"one of {', '.join(DEMOSAIC_METHODS)} (default mhc)"
     )
 
+    p = sub.add_parser(
+        "develop", help="develop a camera raw (DNG, NEF, CR2, ARW, KDC, ...) into an sRGB image"
+    )
+    p.add_argument("input", help="a camera raw file LibRaw reads (needs rawpy)")
+    p.add_argument("output", help="the output image (.png, .tif, .jpg)")
+    p.add_argument(
+        "--method", default="mhc", help=f"one of {', '.join(DEMOSAIC_METHODS)} (default mhc)"
+    )
+    p.add_argument(
+        "--wb",
+        choices=("camera", "none"),
+        default="camera",
+        help="white balance: the camera's as shot (default) or none (raw camera colours)",
+    )
+    p.add_argument(
+        "--bits", type=int, choices=(8, 16), default=8, help="output bit depth (default 8)"
+    )
+
     p = sub.add_parser("noise", help="add white Gaussian noise (sigma on the 0..255 scale)")
     _add_io(p)
     p.add_argument(
