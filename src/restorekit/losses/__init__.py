@@ -1,0 +1,73 @@
+"""Training losses, built on the metrics: a structural loss calls its metric.
+
+Every loss takes a restored image ``x`` and its target ``y``, float ``(B, C, H, W)`` with C 1 or 3
+in [0, 1], and returns the mean over the batch as a scalar, or with ``reduction="none"`` one value
+per sample, ``(B,)`` (what a hard-patch miner needs). Each function has a module twin.
+
+- :func:`l1_loss`, :func:`l2_loss` (the MSE metric), :func:`charbonnier_loss`
+- :func:`weighted_loss`: per-pixel weighted L1 or L2 with a weight map
+- :func:`ssim_loss` (1 - SSIM), :func:`ms_ssim_loss` (1 - MS-SSIM, any patch size, NaN-free),
+  optionally computed in float32 (``compute_dtype``)
+- :func:`mixed_ms_ssim_l1_loss`: Zhao et al. (2017), alpha MS-SSIM + (1 - alpha) Gaussian L1
+- :class:`CompositeLoss`: named weights in one object, optionally on a :class:`LossSchedule`
+
+:data:`LOSSES` maps names to the module classes for the config and CLI edge; :func:`get_loss`
+builds one with a helpful error.
+
+Example:
+    >>> loss = CompositeLoss({"l1": 0.16, "ms_ssim": 0.84}, ms_ssim={"mode": "same"})
+    >>> x = torch.rand(4, 3, 48, 48, generator=torch.Generator().manual_seed(0))
+    >>> total, parts = loss(x, x)
+    >>> float(total), sorted(parts)
+    (0.0, ['l1', 'ms_ssim'])
+"""
+
+from __future__ import annotations
+
+import torch  # noqa: F401  (the doctest above uses it)
+
+from restorekit.losses._common import REDUCTIONS
+from restorekit.losses.composite import CompositeLoss, LossSchedule
+from restorekit.losses.pixel import (
+    CharbonnierLoss,
+    L1Loss,
+    L2Loss,
+    WeightedLoss,
+    charbonnier_loss,
+    l1_loss,
+    l2_loss,
+    weighted_loss,
+)
+from restorekit.losses.registry import LOSSES, get_loss
+from restorekit.losses.ssim import (
+    COMPUTE_DTYPES,
+    MixedMSSSIML1Loss,
+    MSSSIMLoss,
+    SSIMLoss,
+    mixed_ms_ssim_l1_loss,
+    ms_ssim_loss,
+    ssim_loss,
+)
+
+__all__ = [
+    "COMPUTE_DTYPES",
+    "LOSSES",
+    "REDUCTIONS",
+    "CharbonnierLoss",
+    "CompositeLoss",
+    "L1Loss",
+    "L2Loss",
+    "LossSchedule",
+    "MSSSIMLoss",
+    "MixedMSSSIML1Loss",
+    "SSIMLoss",
+    "WeightedLoss",
+    "charbonnier_loss",
+    "get_loss",
+    "l1_loss",
+    "l2_loss",
+    "mixed_ms_ssim_l1_loss",
+    "ms_ssim_loss",
+    "ssim_loss",
+    "weighted_loss",
+]
