@@ -204,3 +204,38 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
     path = run_demo(args.out, quick=args.quick)
     print(f"open {path} in a browser")
+
+
+def _overrides(pairs: list[str]) -> dict[str, object]:
+    import yaml
+
+    out: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise RestorekitError(f"--set expects KEY=VALUE, got {pair!r}")
+        try:
+            out[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise RestorekitError(f"--set {key}: {value!r} is not a YAML value") from None
+    return out
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    """``restorekit train CONFIG [--resume]``: train, checkpoint, validate, save the model."""
+    from restorekit.train import run_config
+
+    if args.max_steps is not None and args.max_steps < 1:
+        raise RestorekitError(f"--max-steps must be >= 1, got {args.max_steps}")
+    result = run_config(
+        args.config,
+        resume=args.resume,
+        overrides=_overrides(args.set),
+        progress=not args.quiet,
+        max_steps=args.max_steps,
+    )
+    scores = ", ".join(f"{k} {v:.3f}" for k, v in result.val.items())
+    print(
+        f"{result.out}: {result.steps} steps in {result.seconds / 60:.1f} min"
+        + (f", validation {scores}" if scores else "")
+    )

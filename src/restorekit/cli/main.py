@@ -120,6 +120,36 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="benchmarks/results", help="where to write the reports")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    p = sub.add_parser("train", help="train a model from a YAML config (see configs/)")
+    p.add_argument("config", help="a YAML training config, e.g. configs/demosaic/default.yaml")
+    p.add_argument(
+        "--resume", action="store_true", help="continue the run from its last checkpoint"
+    )
+    p.add_argument(
+        "--set",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override config values, e.g. optim.steps=1000 run.out=runs/x (values are YAML)",
+    )
+    p.add_argument(
+        "--max-steps",
+        type=int,
+        default=None,
+        help="stop after this step (the schedule still spans optim.steps; --resume continues)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser(
+        "export",
+        help="export a model file to ONNX (dynamic height and width), checked with onnxruntime",
+    )
+    p.add_argument(
+        "model", help="a restorekit model file (.safetensors), or 'demosaic' for the shipped one"
+    )
+    p.add_argument("output", help="the .onnx file to write")
+    p.add_argument("--cfa", default="RGGB", help="demosaic: the Bayer layout baked into the graph")
+
     p = sub.add_parser(
         "demo", help="run every classical method on bundled photos; writes report.html"
     )

@@ -83,10 +83,9 @@ def _lr_lambda(cfg: TrainConfig) -> Callable[[int], float]:
 
 
 def _make_loss(cfg: TrainConfig) -> nn.Module:
-    from restorekit.losses import CompositeLoss, LossSchedule
+    from restorekit.losses import CompositeLoss
 
-    schedule = LossSchedule(cfg.loss.schedule) if cfg.loss.schedule else None
-    return CompositeLoss(cfg.loss.weights, options=cfg.loss.options, schedule=schedule)
+    return CompositeLoss(cfg.loss.weights, schedule=cfg.loss.schedule or None, **cfg.loss.options)
 
 
 def _set_threads(cfg: TrainConfig) -> None:
@@ -233,14 +232,15 @@ def fit(
             batch.patches = gt  # the pool keeps the (augmented) patch the loss was measured on
             miner.update(batch, per_patch)
         done = step + 1
-        if not math.isfinite(float(loss)):
-            raise RestorekitError(f"loss became {float(loss)} at step {done}; lower optim.lr")
+        loss_value = loss.item()
+        if not math.isfinite(loss_value):
+            raise RestorekitError(f"loss became {loss_value} at step {done}; lower optim.lr")
         if main and (done % cfg.run.log_every == 0 or done == stop):
             now = time.perf_counter()
             speed = (done - rate_step) * per_step / max(now - rate_t, 1e-9)
             rate_t, rate_step = now, done
-            bar.set_postfix(loss=f"{float(loss):.4g}", patches_s=f"{speed:.0f}", refresh=False)
-            writer.add_scalar("train/loss", float(loss), done)
+            bar.set_postfix(loss=f"{loss_value:.4g}", patches_s=f"{speed:.0f}", refresh=False)
+            writer.add_scalar("train/loss", loss_value, done)
             for k, v in parts.items():
                 writer.add_scalar(f"train/{k}", float(v), done)
             writer.add_scalar("train/lr", scheduler.get_last_lr()[0], done)
