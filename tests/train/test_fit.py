@@ -188,7 +188,8 @@ def test_cli_errors_are_one_line(tmp_path, images):
     done = subprocess.run(_cli("train", str(bad)), capture_output=True, text=True, env=_env())
     assert done.returncode == 2
     assert done.stderr.strip() == (
-        "restorekit train: error: config: unknown key 'optim.stpes'; known: steps, scheduler, weight_decay, ..."
+        "restorekit train: error: config: unknown key 'optim.stpes'; "
+        "known: steps, scheduler, weight_decay, ..."
     )
 
 
