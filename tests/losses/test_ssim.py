@@ -17,7 +17,6 @@ from restorekit.losses import (
     ms_ssim_loss,
     ssim_loss,
 )
-from restorekit.losses.ssim import _ms_ssim_steps, _ssim_steps
 from restorekit.metrics import gaussian_window, ms_ssim, ssim
 
 DTYPES = [torch.float64, torch.float32]
@@ -86,17 +85,20 @@ def test_identical_images_give_zero():
         ((2, 1, 50, 50), "same", {"weights": (0.2, 0.3, 0.5), "sigma": 1.2, "data_range": 2.0}),
     ],
 )
-def test_the_float32_steps_are_the_metric_when_run_in_float64(shape, mode, kwargs):
+def test_the_float32_loss_is_one_minus_the_float32_metric(shape, mode, kwargs):
     x, y = _noisy_pair(shape)
-    opts = {"data_range": 1.0, "weights": (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)}
-    opts |= {"win_size": 11, "sigma": 1.5, "k1": 0.01, "k2": 0.03, "mode": mode} | kwargs
-    assert_close(_ms_ssim_steps(x, y, torch.float64, **opts), ms_ssim(x, y, **opts), atol=1e-12)
+    opts = {"mode": mode} | kwargs
+    got = ms_ssim_loss(x, y, compute_dtype="float32", reduction="none", **opts)
+    assert torch.equal(got, 1 - ms_ssim(x, y, compute_dtype=torch.float32, **opts))
+    assert_close(got, 1 - ms_ssim(x, y, **opts), atol=1e-5)
 
 
-def test_the_ssim_float32_steps_are_the_metric_when_run_in_float64():
+def test_the_float32_ssim_loss_is_one_minus_the_float32_metric():
     x, y = _noisy_pair((2, 3, 23, 30))
-    opts = {"data_range": 1.0, "win_size": 7, "sigma": 1.5, "k1": 0.01, "k2": 0.03}
-    assert_close(_ssim_steps(x, y, torch.float64, **opts), ssim(x, y, **opts), atol=1e-12)
+    opts = {"win_size": 7, "sigma": 1.5}
+    got = ssim_loss(x, y, compute_dtype="float32", reduction="none", **opts)
+    assert torch.equal(got, 1 - ssim(x, y, compute_dtype=torch.float32, **opts))
+    assert_close(got, 1 - ssim(x, y, **opts), atol=1e-5)
 
 
 @pytest.mark.parametrize("mode", ["valid", "same"])

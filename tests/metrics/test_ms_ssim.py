@@ -54,6 +54,33 @@ def test_ms_ssim_is_exactly_pytorch_msssim_with_a_float64_window(set12_pairs):
     assert_close(ms_ssim(x, y), _reference(x, y, win=win), atol=1e-12, msg=name)
 
 
+# float64 MS-SSIM ("valid", "same") of the first pairs of each set (sigma 25 noise, conftest.py),
+# computed by restorekit.metrics.ms_ssim at commit 3815f8b, before compute_dtype existed.
+_MS_SSIM_BEFORE_COMPUTE_DTYPE = {
+    "01.png": (0.7973294269296001, 0.7789831671297666),
+    "02.png": (0.7715686561734886, 0.7483839737470237),
+    "03.png": (0.853962447165716, 0.8602187219821648),
+    "kodim01.png": (0.8685570572934495, 0.8650188735417575),
+    "kodim02.png": (0.715263651922251, 0.7099450269398355),
+}
+
+
+@pytest.mark.parametrize(("dataset", "limit"), [("set12_pairs", 3), ("kodak24_pairs", 2)])
+def test_compute_dtype_float32_agrees_with_float64_on_real_images(dataset, limit, request):
+    for name, clean, noisy in request.getfixturevalue(dataset)[:limit]:
+        x, y = _tensor(noisy), _tensor(clean)
+        for mode, before in zip(
+            ("valid", "same"), _MS_SSIM_BEFORE_COMPUTE_DTYPE[name], strict=True
+        ):
+            ref = ms_ssim(x, y, mode=mode)
+            # float64 is the default and its values have not moved
+            assert torch.equal(ms_ssim(x, y, mode=mode, compute_dtype=torch.float64), ref)
+            assert_close(ref, [before], atol=1e-12, msg=f"{name} {mode}")
+            out = ms_ssim(x, y, mode=mode, compute_dtype=torch.float32)
+            assert out.dtype == torch.float64  # computed in float32, returned in x's dtype
+            assert_close(out, ref, atol=1e-5, msg=f"{name} {mode}")
+
+
 def test_odd_sizes_pool_like_pytorch_msssim():
     # 177x181: every scale has an odd side, which pytorch-msssim pools with zero padding.
     g = torch.Generator().manual_seed(0)
@@ -204,6 +231,9 @@ def test_module_equals_function():
     m = MSSSIM(crop=1, mode="same", weights=(0.2, 0.3, 0.5))
     assert torch.equal(m(x, y), ms_ssim(x, y, crop=1, mode="same", weights=(0.2, 0.3, 0.5)))
     assert "mode='same'" in repr(m)
+    m = MSSSIM(compute_dtype="float32", mode="same")
+    assert torch.equal(m(x, y), ms_ssim(x, y, compute_dtype=torch.float32, mode="same"))
+    assert "compute_dtype=torch.float32" in repr(m)
 
 
 @pytest.mark.parametrize(
@@ -216,6 +246,7 @@ def test_module_equals_function():
         ({"weights": (0.0, 1.0), "crop": 4}, "sum to 0"),
         ({"win_size": 0}, "win_size must be an odd int >= 1"),
         ({"k1": -1}, "k1 must be"),
+        ({"compute_dtype": torch.float16}, "compute_dtype must be torch.float32 or torch.float64"),
     ],
 )
 def test_bad_arguments(kwargs, message):

@@ -89,6 +89,46 @@ def test_ssim_returns_the_input_dtype():
     assert out.dtype == torch.float32 and out.shape == (1,)
 
 
+# float64 SSIM of the first pairs of each set (sigma 25 noise, conftest.py), computed by
+# restorekit.metrics.ssim at commit 3815f8b, before compute_dtype existed.
+_SSIM_BEFORE_COMPUTE_DTYPE = {
+    "01.png": 0.35190116366205204,
+    "02.png": 0.2797120112878678,
+    "03.png": 0.35512550688700406,
+    "kodim01.png": 0.49354791289109917,
+    "kodim02.png": 0.2466222839706161,
+}
+
+
+@pytest.mark.parametrize(("dataset", "limit"), [("set12_pairs", 3), ("kodak24_pairs", 2)])
+def test_compute_dtype_float32_agrees_with_float64_on_real_images(dataset, limit, request):
+    for name, clean, noisy in request.getfixturevalue(dataset)[:limit]:
+        x, y = _tensor(noisy), _tensor(clean)
+        ref = ssim(x, y)
+        # float64 is the default and its values have not moved
+        assert torch.equal(ssim(x, y, compute_dtype=torch.float64), ref)
+        assert_close(ref, [_SSIM_BEFORE_COMPUTE_DTYPE[name]], atol=1e-12, msg=name)
+        out = ssim(x, y, compute_dtype=torch.float32)
+        assert out.dtype == torch.float64  # computed in float32, returned in x's dtype
+        assert_close(out, ref, atol=1e-5, msg=name)
+        assert_close(ssim(x.float(), y.float(), compute_dtype="float32"), ref, atol=1e-5, msg=name)
+
+
+def test_compute_dtype_float32_with_y_only_crop_and_gradients():
+    g = torch.Generator().manual_seed(0)
+    y = torch.rand(2, 3, 40, 36, generator=g, dtype=torch.float64)
+    x = (y + 0.05 * torch.randn(y.shape, generator=g, dtype=torch.float64)).clamp(0, 1)
+    grads = {}
+    for dtype in (torch.float64, torch.float32):
+        a = x.clone().requires_grad_(True)
+        value = ssim(a, y, crop=3, y_only=True, win_size=7, compute_dtype=dtype)
+        value.sum().backward()
+        grads[dtype] = (value.detach(), a.grad)
+    (v64, g64), (v32, g32) = grads[torch.float64], grads[torch.float32]
+    assert_close(v32, v64, atol=1e-5)
+    assert_close(g32, g64, atol=1e-5 + 1e-4 * g64.abs().max().item())
+
+
 def test_gaussian_window_is_the_scipy_kernel():
     ndimage = pytest.importorskip("scipy.ndimage")
     impulse = np.zeros(21)
@@ -117,7 +157,24 @@ def test_module_equals_function():
     y = torch.rand(2, 3, 32, 32, generator=g)
     m = SSIM(crop=2, y_only=True, win_size=7, sigma=1.0)
     assert torch.equal(m(x, y), ssim(x, y, crop=2, y_only=True, win_size=7, sigma=1.0))
-    assert "win_size=7" in repr(m)
+    assert "win_size=7" in repr(m) and "compute_dtype=torch.float64" in repr(m)
+    m = SSIM(compute_dtype="float32")
+    assert torch.equal(m(x, y), ssim(x, y, compute_dtype=torch.float32))
+    assert "compute_dtype=torch.float32" in repr(m)
+
+
+def test_bad_compute_dtype():
+    x = torch.rand(1, 1, 16, 16)
+    message = (
+        "compute_dtype must be torch.float32 or torch.float64 (or 'float32', 'float64'), "
+        "got torch.float16"
+    )
+    with pytest.raises(RestorekitError, match=f"^{re.escape(message)}$"):
+        ssim(x, x, compute_dtype=torch.float16)
+    with pytest.raises(RestorekitError, match=f"^{re.escape(message)}$"):
+        SSIM(compute_dtype=torch.float16)
+    with pytest.raises(RestorekitError, match=re.escape("got 'half'")):
+        ssim(x, x, compute_dtype="half")
 
 
 @pytest.mark.parametrize(

@@ -5,13 +5,9 @@ The losses call the metrics :func:`restorekit.metrics.ssim` and :func:`restoreki
 averages; MS-SSIM defined on any size, finite with finite gradients on flat and tiny images).
 Images are float ``(B, C, H, W)`` with C 1 or 3.
 
-``compute_dtype``: the metrics compute in float64, which costs 2-3x the float32 time on CPU
-(forward + backward of :func:`ms_ssim_loss` on a ``(16, 3, 64, 64)`` batch, one thread, median:
-38 ms against 17 ms in ``"valid"`` mode, 82 ms against 29 ms in ``"same"``) and far more on GPUs
-with slow float64. ``compute_dtype=torch.float32`` (or ``"float32"``) runs the same computation,
-built from the metric's own steps, in float32; values agree with float64 to a few 1e-6 (tested to
-1e-5, flat and tiny patches included). The default, float64, makes the loss exactly
-``1 - metric``.
+``compute_dtype`` is passed to the metrics: ``torch.float64`` (default) makes the loss exactly
+``1 - metric``; ``torch.float32`` (or ``"float32"``) runs the same computation in float32, 2-3x
+faster on CPU and agreeing with float64 to a few 1e-6 (timings in :mod:`restorekit.metrics.ssim`).
 """
 
 from __future__ import annotations
@@ -21,19 +17,18 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from restorekit._checks import closest_names
 from restorekit.errors import RestorekitError
 from restorekit.losses._common import check_reduction, reduce_batch
 from restorekit.metrics import MS_SSIM_WEIGHTS, gaussian_window, ms_ssim, ms_ssim_levels, ssim
-from restorekit.metrics._common import check_data_range, check_pair
+from restorekit.metrics._common import check_data_range
 from restorekit.metrics.ssim import (
+    COMPUTE_DTYPES,
     _blur,
     _check_constants,
+    _check_mode,
     _check_weights,
     _check_window,
-    _downsample,
-    _safe_pow,
-    _ssim_and_cs,
+    check_compute_dtype,
 )
 
 __all__ = [
@@ -47,28 +42,6 @@ __all__ = [
     "ssim_loss",
 ]
 
-#: The dtypes the structural losses can compute in, by name (a config can give the name).
-COMPUTE_DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "float64": torch.float64}
-
-_MODES = ("valid", "same")
-
-
-def check_compute_dtype(compute_dtype: torch.dtype | str) -> torch.dtype:
-    """Return the ``torch.dtype`` for ``compute_dtype`` (``torch.float32``/``64`` or its name).
-
-    Example:
-        >>> check_compute_dtype("float32")
-        torch.float32
-    """
-    if isinstance(compute_dtype, str) and compute_dtype in COMPUTE_DTYPES:
-        return COMPUTE_DTYPES[compute_dtype]
-    if compute_dtype in COMPUTE_DTYPES.values():
-        return compute_dtype
-    raise RestorekitError(
-        f"compute_dtype must be torch.float32 or torch.float64 (or 'float32', 'float64'), "
-        f"got {compute_dtype!r}"
-    )
-
 
 def _check_alpha(alpha: float) -> float:
     try:
@@ -78,132 +51,6 @@ def _check_alpha(alpha: float) -> float:
     if not 0.0 <= a <= 1.0:  # also refuses NaN
         raise RestorekitError(f"alpha must be a number in [0, 1], got {alpha!r}")
     return a
-
-
-def _check_mode(mode: str) -> str:
-    if mode not in _MODES:
-        known = ", ".join(closest_names(str(mode), _MODES))
-        raise RestorekitError(f"unknown ms_ssim mode {mode!r}; known: {known}")
-    return mode
-
-
-def _ssim_in(
-    x: torch.Tensor,
-    y: torch.Tensor,
-    dtype: torch.dtype,
-    data_range: float,
-    win_size: int,
-    sigma: float,
-    k1: float,
-    k2: float,
-) -> torch.Tensor:
-    """:func:`restorekit.metrics.ssim` computed in ``dtype``, ``(B,)`` in ``x``'s dtype.
-
-    float64 calls the metric; float32 runs :func:`_ssim_steps`.
-    """
-    if dtype == torch.float64:
-        return ssim(x, y, data_range=data_range, win_size=win_size, sigma=sigma, k1=k1, k2=k2)
-    return _ssim_steps(x, y, dtype, data_range, win_size, sigma, k1, k2)
-
-
-def _ssim_steps(
-    x: torch.Tensor,
-    y: torch.Tensor,
-    dtype: torch.dtype,
-    data_range: float,
-    win_size: int,
-    sigma: float,
-    k1: float,
-    k2: float,
-) -> torch.Tensor:
-    """The metric's own steps (checks, window, SSIM map) in ``dtype``, ``(B,)`` in ``x``'s dtype.
-
-    Tested equal to :func:`restorekit.metrics.ssim` to 1e-12 when given float64.
-    """
-    R = check_data_range(data_range)
-    _check_window(win_size, sigma)
-    k1, k2 = _check_constants(k1, k2)
-    check_pair(x, y)
-    H, W = x.shape[-2:]
-    if min(H, W) < win_size:
-        raise RestorekitError(
-            f"ssim needs images of at least {win_size}x{win_size} pixels for win_size={win_size}, "
-            f"got {H}x{W} (after crop=0); pass a smaller odd win_size"
-        )
-    win = gaussian_window(win_size, sigma, dtype=dtype, device=x.device)
-    s, _ = _ssim_and_cs(x.to(dtype), y.to(dtype), win, R, k1, k2, "valid")
-    return s.mean(dim=1).to(x.dtype)
-
-
-def _ms_ssim_in(
-    x: torch.Tensor,
-    y: torch.Tensor,
-    dtype: torch.dtype,
-    data_range: float,
-    weights: Sequence[float],
-    win_size: int,
-    sigma: float,
-    k1: float,
-    k2: float,
-    mode: str,
-) -> torch.Tensor:
-    """:func:`restorekit.metrics.ms_ssim` computed in ``dtype``, ``(B,)`` in ``x``'s dtype.
-
-    float64 calls the metric; float32 runs :func:`_ms_ssim_steps`.
-    """
-    if dtype == torch.float64:
-        return ms_ssim(
-            x, y, data_range=data_range, weights=weights, win_size=win_size, sigma=sigma,
-            k1=k1, k2=k2, mode=mode,
-        )  # fmt: skip
-    return _ms_ssim_steps(x, y, dtype, data_range, weights, win_size, sigma, k1, k2, mode)
-
-
-def _ms_ssim_steps(
-    x: torch.Tensor,
-    y: torch.Tensor,
-    dtype: torch.dtype,
-    data_range: float,
-    weights: Sequence[float],
-    win_size: int,
-    sigma: float,
-    k1: float,
-    k2: float,
-    mode: str,
-) -> torch.Tensor:
-    """The metric's own steps (checks, scales, renormalised weights, pooling, NaN-free power) in
-    ``dtype``, ``(B,)`` in ``x``'s dtype.
-
-    Tested equal to :func:`restorekit.metrics.ms_ssim` to 1e-12 when given float64. It exists
-    because the metric always computes in float64; should the metric take a dtype, call it instead.
-    """
-    R = check_data_range(data_range)
-    _check_window(win_size, sigma)
-    k1, k2 = _check_constants(k1, k2)
-    _check_mode(mode)
-    check_pair(x, y)
-    w = _check_weights(weights, x.device)
-    H, W = x.shape[-2:]
-    levels, k = ms_ssim_levels(H, W, w.numel(), win_size)
-    if levels < w.numel():
-        w = w[:levels]
-        if w.sum() <= 0:
-            raise RestorekitError(
-                f"a {H}x{W} image gives {levels} MS-SSIM scale(s), whose weights "
-                f"{w.tolist()} sum to 0"
-            )
-        w = w / w.sum()
-    win = gaussian_window(k, sigma, dtype=dtype, device=x.device)
-    a, b = x.to(dtype), y.to(dtype)
-    terms = []
-    for level in range(levels):
-        s, cs = _ssim_and_cs(a, b, win, R, k1, k2, mode)
-        if level < levels - 1:
-            terms.append(cs)
-            a, b = _downsample(a, mode), _downsample(b, mode)
-    terms.append(s)
-    factors = _safe_pow(torch.stack(terms, dim=0), w.to(dtype).view(-1, 1, 1))  # (levels, B, C)
-    return factors.prod(dim=0).mean(dim=1).to(x.dtype)
 
 
 def ssim_loss(
@@ -228,8 +75,8 @@ def ssim_loss(
         sigma: standard deviation of the Gaussian window, in pixels.
         k1: luminance constant K1 (> 0).
         k2: contrast constant K2 (> 0).
-        compute_dtype: ``torch.float64`` (the metric, default) or ``torch.float32`` (faster, see
-            the module docstring).
+        compute_dtype: ``torch.float64`` (default) or ``torch.float32`` (faster, see the module
+            docstring), passed to the metric.
         reduction: ``"mean"`` over the batch (a scalar) or ``"none"`` (one value per sample).
 
     Returns:
@@ -247,8 +94,10 @@ def ssim_loss(
         True
     """
     check_reduction(reduction)
-    dtype = check_compute_dtype(compute_dtype)
-    s = _ssim_in(x, y, dtype, data_range, win_size, sigma, k1, k2)
+    s = ssim(
+        x, y, data_range=data_range, win_size=win_size, sigma=sigma, k1=k1, k2=k2,
+        compute_dtype=compute_dtype,
+    )  # fmt: skip
     return reduce_batch(1.0 - s, reduction)
 
 
@@ -285,8 +134,8 @@ def ms_ssim_loss(
         k1: luminance constant K1 (> 0).
         k2: contrast constant K2 (> 0).
         mode: ``"valid"`` or ``"same"``.
-        compute_dtype: ``torch.float64`` (the metric, default) or ``torch.float32`` (2-3x
-            faster on CPU, agrees to a few 1e-6; see the module docstring).
+        compute_dtype: ``torch.float64`` (default) or ``torch.float32`` (2-3x faster on CPU,
+            agrees to a few 1e-6; see the module docstring), passed to the metric.
         reduction: ``"mean"`` over the batch (a scalar) or ``"none"`` (one value per sample).
 
     Returns:
@@ -304,8 +153,10 @@ def ms_ssim_loss(
         (tensor(0., grad_fn=<MeanBackward0>), True)
     """
     check_reduction(reduction)
-    dtype = check_compute_dtype(compute_dtype)
-    s = _ms_ssim_in(x, y, dtype, data_range, weights, win_size, sigma, k1, k2, mode)
+    s = ms_ssim(
+        x, y, data_range=data_range, weights=weights, win_size=win_size, sigma=sigma, k1=k1,
+        k2=k2, mode=mode, compute_dtype=compute_dtype,
+    )  # fmt: skip
     return reduce_batch(1.0 - s, reduction)
 
 
@@ -386,7 +237,10 @@ def mixed_ms_ssim_l1_loss(
     a = _check_alpha(alpha)
     check_reduction(reduction)
     dtype = check_compute_dtype(compute_dtype)
-    structural = 1.0 - _ms_ssim_in(x, y, dtype, data_range, weights, win_size, sigma, k1, k2, mode)
+    structural = 1.0 - ms_ssim(
+        x, y, data_range=data_range, weights=weights, win_size=win_size, sigma=sigma, k1=k1,
+        k2=k2, mode=mode, compute_dtype=dtype,
+    )  # fmt: skip
     # The arguments are valid now (the MS-SSIM checked them): the window MS-SSIM used on this size.
     H, W = x.shape[-2:]
     _, k = ms_ssim_levels(H, W, len(weights), win_size)

@@ -11,7 +11,12 @@ Conventions (say them when you report a number):
   use_sample_covariance=False, channel_axis=...)``.
 - ``y_only=True`` compares the BT.601 studio-range Y channel of RGB images (MATLAB ``rgb2ycbcr``);
   ``crop`` removes a border first. The metric does not round to 8 bit: the caller quantises.
-- Everything is computed in float64 and returned in the input's dtype; gradients flow through.
+- Everything is computed in float64 by default and returned in the input's dtype; gradients flow
+  through. ``compute_dtype=torch.float32`` runs the same steps in float32 instead, for training
+  losses: 2-3x faster on CPU (forward + backward of :func:`ms_ssim` on a ``(16, 3, 64, 64)`` batch,
+  one thread, median: 17 ms against 38 ms in ``"valid"`` mode, 29 ms against 82 ms in ``"same"``)
+  and far more on GPUs with slow float64, agreeing with float64 to a few 1e-6 (tested to 1e-5 on
+  real images, flat and tiny patches included). Report numbers computed in float64.
 """
 
 from __future__ import annotations
@@ -28,9 +33,11 @@ from restorekit.errors import RestorekitError
 from restorekit.metrics._common import check_data_range, prepare_pair
 
 __all__ = [
+    "COMPUTE_DTYPES",
     "MSSSIM",
     "MS_SSIM_WEIGHTS",
     "SSIM",
+    "check_compute_dtype",
     "gaussian_window",
     "ms_ssim",
     "ms_ssim_levels",
@@ -39,6 +46,9 @@ __all__ = [
 
 #: The five scale weights of Wang, Simoncelli & Bovik (2003), finest scale first.
 MS_SSIM_WEIGHTS: tuple[float, ...] = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+
+#: The dtypes SSIM and MS-SSIM can compute in, by name (a config can give the name).
+COMPUTE_DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "float64": torch.float64}
 
 _MODES = ("valid", "same")
 
@@ -66,6 +76,30 @@ def gaussian_window(
     r = torch.arange(win_size, dtype=torch.float64, device=device) - (win_size - 1) / 2
     g = torch.exp(-(r**2) / (2.0 * sigma**2))
     return (g / g.sum()).to(dtype)
+
+
+def check_compute_dtype(compute_dtype: torch.dtype | str) -> torch.dtype:
+    """Return the ``torch.dtype`` for ``compute_dtype`` (``torch.float32``/``64`` or its name).
+
+    Example:
+        >>> check_compute_dtype("float32")
+        torch.float32
+    """
+    if isinstance(compute_dtype, str) and compute_dtype in COMPUTE_DTYPES:
+        return COMPUTE_DTYPES[compute_dtype]
+    if compute_dtype in COMPUTE_DTYPES.values():
+        return compute_dtype
+    raise RestorekitError(
+        f"compute_dtype must be torch.float32 or torch.float64 (or 'float32', 'float64'), "
+        f"got {compute_dtype!r}"
+    )
+
+
+def _check_mode(mode: str) -> str:
+    if mode not in _MODES:
+        known = ", ".join(closest_names(str(mode), _MODES))
+        raise RestorekitError(f"unknown ms_ssim mode {mode!r}; known: {known}")
+    return mode
 
 
 def _check_window(win_size: int, sigma: float) -> None:
@@ -137,6 +171,7 @@ def ssim(
     sigma: float = 1.5,
     k1: float = 0.01,
     k2: float = 0.03,
+    compute_dtype: torch.dtype | str = torch.float64,
 ) -> torch.Tensor:
     """Structural similarity of each image (Wang et al. 2004), differentiable.
 
@@ -163,9 +198,13 @@ def ssim(
         sigma: standard deviation of the Gaussian window, in pixels.
         k1: luminance constant K1 (> 0).
         k2: contrast constant K2 (> 0).
+        compute_dtype: ``torch.float64`` (default; the convention for reported numbers) or
+            ``torch.float32`` (for training losses: faster, agrees to about 1e-5; see the module
+            docstring), or its name.
 
     Returns:
-        ``(B,)`` SSIM in [-1, 1], 1 for identical images; float64 inside, ``x``'s dtype out.
+        ``(B,)`` SSIM in [-1, 1], 1 for identical images, computed in ``compute_dtype`` and
+        returned in ``x``'s dtype.
 
     Shape:
         ``(B, C, H, W), (B, C, H, W) -> (B,)`` with C 1 or 3 and H, W >= ``win_size`` after crop.
@@ -184,14 +223,15 @@ def ssim(
     R = check_data_range(data_range)
     _check_window(win_size, sigma)
     k1, k2 = _check_constants(k1, k2)
-    a, b = prepare_pair(x, y, crop=crop, y_only=y_only)
+    dtype = check_compute_dtype(compute_dtype)
+    a, b = _prepare(x, y, crop, y_only, dtype)
     H, W = a.shape[-2:]
     if min(H, W) < win_size:
         raise RestorekitError(
             f"ssim needs images of at least {win_size}x{win_size} pixels for win_size={win_size}, "
             f"got {H}x{W} (after crop={crop}); pass a smaller odd win_size"
         )
-    win = gaussian_window(win_size, sigma, device=a.device)
+    win = gaussian_window(win_size, sigma, dtype=dtype, device=a.device)
     s, _ = _ssim_and_cs(a, b, win, R, k1, k2, "valid")
     return s.mean(dim=1).to(x.dtype)
 
@@ -261,6 +301,7 @@ def ms_ssim(
     k1: float = 0.01,
     k2: float = 0.03,
     mode: str = "valid",
+    compute_dtype: torch.dtype | str = torch.float64,
 ) -> torch.Tensor:
     """Multi-scale structural similarity of each image (Wang, Simoncelli, Bovik 2003).
 
@@ -306,9 +347,13 @@ def ms_ssim(
         k1: luminance constant K1 (> 0).
         k2: contrast constant K2 (> 0).
         mode: ``'valid'`` (pytorch-msssim compatible) or ``'same'``.
+        compute_dtype: ``torch.float64`` (default; the convention for reported numbers) or
+            ``torch.float32`` (for training losses: faster, agrees to about 1e-5; see the module
+            docstring), or its name.
 
     Returns:
-        ``(B,)`` MS-SSIM in [0, 1], 1 for identical images; float64 inside, ``x``'s dtype out.
+        ``(B,)`` MS-SSIM in [0, 1], 1 for identical images, computed in ``compute_dtype`` and
+        returned in ``x``'s dtype.
 
     Shape:
         ``(B, C, H, W), (B, C, H, W) -> (B,)`` with C 1 or 3, any H, W.
@@ -328,10 +373,9 @@ def ms_ssim(
     R = check_data_range(data_range)
     _check_window(win_size, sigma)
     k1, k2 = _check_constants(k1, k2)
-    if mode not in _MODES:
-        known = ", ".join(closest_names(str(mode), _MODES))
-        raise RestorekitError(f"unknown ms_ssim mode {mode!r}; known: {known}")
-    a, b = prepare_pair(x, y, crop=crop, y_only=y_only)
+    _check_mode(mode)
+    dtype = check_compute_dtype(compute_dtype)
+    a, b = _prepare(x, y, crop, y_only, dtype)
     w = _check_weights(weights, a.device)
 
     H, W = a.shape[-2:]
@@ -344,7 +388,7 @@ def ms_ssim(
                 f"{w.tolist()} sum to 0"
             )
         w = w / w.sum()
-    win = gaussian_window(k, sigma, device=a.device)
+    win = gaussian_window(k, sigma, dtype=dtype, device=a.device)
 
     terms = []
     for level in range(levels):
@@ -354,8 +398,17 @@ def ms_ssim(
             a, b = _downsample(a, mode), _downsample(b, mode)
     terms.append(s)
     values = torch.stack(terms, dim=0)  # (levels, B, C)
-    factors = _safe_pow(values, w.view(-1, 1, 1))
+    factors = _safe_pow(values, w.to(dtype).view(-1, 1, 1))
     return factors.prod(dim=0).mean(dim=1).to(x.dtype)
+
+
+def _prepare(
+    x: torch.Tensor, y: torch.Tensor, crop: int, y_only: bool, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
+    # prepare_pair works in float64 (the Y conversion too); a float32 input survives the round trip
+    # float32 -> float64 -> float32 exactly.
+    a, b = prepare_pair(x, y, crop=crop, y_only=y_only)
+    return a.to(dtype), b.to(dtype)
 
 
 def _check_weights(weights: Sequence[float], device: torch.device) -> torch.Tensor:
@@ -383,11 +436,13 @@ class SSIM(nn.Module):
         sigma: float = 1.5,
         k1: float = 0.01,
         k2: float = 0.03,
+        compute_dtype: torch.dtype | str = torch.float64,
     ) -> None:
         super().__init__()
         self.kwargs = {
             "data_range": data_range, "crop": crop, "y_only": y_only,
             "win_size": win_size, "sigma": sigma, "k1": k1, "k2": k2,
+            "compute_dtype": check_compute_dtype(compute_dtype),
         }  # fmt: skip
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -411,11 +466,13 @@ class MSSSIM(nn.Module):
         k1: float = 0.01,
         k2: float = 0.03,
         mode: str = "valid",
+        compute_dtype: torch.dtype | str = torch.float64,
     ) -> None:
         super().__init__()
         self.kwargs = {
             "data_range": data_range, "crop": crop, "y_only": y_only, "weights": tuple(weights),
             "win_size": win_size, "sigma": sigma, "k1": k1, "k2": k2, "mode": mode,
+            "compute_dtype": check_compute_dtype(compute_dtype),
         }  # fmt: skip
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
