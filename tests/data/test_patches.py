@@ -67,7 +67,7 @@ def test_miner_keeps_the_hardest_and_revisits_them():
     losses = torch.arange(8.0)
     miner.update(first, losses)
     assert len(miner) == 4
-    assert miner.losses.tolist() == [7.0, 6.0, 5.0, 4.0]
+    assert sorted(miner.losses.tolist()) == [4.0, 5.0, 6.0, 7.0]
     hard = first.patches[4:]
     # revisit=1: every slot comes from the pool, shown under one of the 8 symmetries
     again = miner.sample(bank, 6, 16, g)
@@ -122,3 +122,16 @@ def test_image_bank_holdout_splits_a_folder():
     assert len(train) == 20 and len(held) == 4
     assert not set(train.names) & set(held.names)
     assert held.images[0].shape == (3, 125, 125)
+
+
+def test_pool_holds_the_top_losses_of_everything_seen():
+    bank = _bank()
+    miner = HardPatchMiner(capacity=10, revisit=0.0)
+    g = torch.Generator().manual_seed(3)
+    seen = []
+    for _ in range(20):
+        batch = miner.sample(bank, 4, 8, g)
+        losses = torch.rand(4, generator=g)
+        seen += losses.tolist()
+        miner.update(batch, losses)
+    assert sorted(miner.losses.tolist()) == sorted(seen)[-10:]

@@ -258,15 +258,32 @@ class HardPatchMiner:
         self._next_id += int(new.sum())
         if self.patches is None or self.patches.shape[1:] != patches.shape[1:]:
             self.patches = patches[:0].clone()
-        # revisited patches: drop their old entry, the new loss replaces it
-        keep = ~torch.isin(self.ids, ids)
-        all_patches = torch.cat([self.patches[keep], patches])
-        all_losses = torch.cat([self.losses[keep], losses])
-        all_ids = torch.cat([self.ids[keep], ids])
-        order = torch.argsort(all_losses, descending=True, stable=True)[: self.capacity]
-        self.patches = all_patches[order].contiguous()
-        self.losses = all_losses[order]
-        self.ids = all_ids[order]
+            self.losses, self.ids = losses[:0].clone(), ids[:0].clone()
+        # revisited patches: their new loss replaces the old one (in place)
+        if (~new).any():
+            slot = {i: k for k, i in enumerate(self.ids.tolist())}
+            for j in torch.nonzero(~new).flatten().tolist():
+                k = slot.get(int(ids[j]))
+                if k is not None:
+                    self.losses[k] = losses[j]
+        # fresh patches, hardest first: fill the free room, then replace easier pool entries.
+        # The pool is updated in place (no copy of the whole pool per step).
+        fresh = torch.nonzero(new).flatten()
+        fresh = fresh[torch.argsort(losses[fresh], descending=True, stable=True)]
+        room = self.capacity - len(self)
+        if room > 0:
+            add, fresh = fresh[:room], fresh[room:]
+            self.patches = torch.cat([self.patches, patches[add]])
+            self.losses = torch.cat([self.losses, losses[add]])
+            self.ids = torch.cat([self.ids, ids[add]])
+        if fresh.numel():
+            easiest = torch.argsort(self.losses, stable=True)[: fresh.numel()]
+            # candidates fall and pool entries rise along the two lists: replace while harder
+            n = int((losses[fresh] > self.losses[easiest]).sum())
+            slots, take = easiest[:n], fresh[:n]
+            self.patches[slots] = patches[take]
+            self.losses[slots] = losses[take]
+            self.ids[slots] = ids[take]
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """The pool as tensors (for checkpoints)."""

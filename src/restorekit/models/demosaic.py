@@ -35,7 +35,7 @@ from restorekit._checks import check_image
 from restorekit.degrade.cfa import CFA, parse_cfa, sparse_from_mosaic
 from restorekit.errors import RestorekitError
 
-__all__ = ["DemosaicNet", "canonical_offset"]
+__all__ = ["DemosaicNet", "canonical_offset", "demosaic_learned"]
 
 InputMode = Literal["mosaic", "sparse"]
 Base = Literal["mhc", "bilinear", "none"]
@@ -171,3 +171,44 @@ class DemosaicNet(nn.Module):
         convs = 2 + len(self.body) // 2  # head, inner, tail: 3x3 at 1/pack resolution
         base = 0 if self.base == "none" else 2  # MHC's 5x5 filters; bilinear's 3x3 fewer
         return (convs + 1) * self.pack + base  # +1 block for where a pixel sits in its block
+
+
+def demosaic_learned(
+    raw: torch.Tensor,
+    cfa: CFA | str,
+    model: nn.Module | None = None,
+    tile: int = 1024,
+) -> torch.Tensor:
+    """Demosaic with a trained network: the shipped one unless ``model`` is given.
+
+    Runs in float32 without gradients; images with more than ``tile * tile`` pixels are processed
+    in tiles (:func:`restorekit.models.tiling.tiled`) with an overlap of the network's receptive
+    radius, which gives the whole-image result with bounded memory.
+
+    Args:
+        raw: Bayer mosaic ``(B, 1, H, W)`` in [0, 1].
+        cfa: its layout.
+        model: a :class:`DemosaicNet` (default: ``load_pretrained("demosaic")``).
+        tile: core tile side for large images.
+
+    Returns:
+        RGB ``(B, 3, H, W)`` in ``raw``'s dtype, not clipped.
+    """
+    from restorekit.models.tiling import tiled
+
+    if model is None:
+        from restorekit.models.pretrained import load_pretrained
+
+        model = load_pretrained("demosaic")
+    cfa = parse_cfa(cfa)
+    check_image(raw, channels=1, name="raw", min_size=4)
+    x = raw.float()
+    B, C, H, W = x.shape
+    with torch.inference_mode():
+        if x[0, 0].numel() <= tile * tile:  # H * W pixels
+            y = model(x, cfa)
+        else:
+            pack = getattr(model, "pack", 2)
+            radius = getattr(model, "receptive_radius", 64)
+            y = tiled(lambda t: model(t, cfa), x, tile=tile, overlap=radius, multiple=pack)
+    return y.to(raw.dtype)

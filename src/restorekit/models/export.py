@@ -1,0 +1,104 @@
+"""ONNX export of a demosaicer with dynamic height and width, checked against torch.
+
+The exported graph takes a Bayer raw ``raw: (N, 1, H, W)`` float32 in [0, 1] of the layout fixed at
+export and returns ``rgb: (N, 3, H, W)`` (not clipped, as the torch model). Height and width are
+symbolic (any size of at least 4x4 works, odd sizes included): the mirror padding to the network's
+packing and the crop back are in the graph. It uses torch's ``torch.export``-based exporter (needs
+``onnx`` and ``onnxscript``); onnxruntime checks the result.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from restorekit.degrade.cfa import CFA, parse_cfa
+from restorekit.errors import RestorekitError
+
+__all__ = ["export_onnx", "onnx_max_difference", "run_onnx"]
+
+
+class _FixedLayout(nn.Module):
+    """The demosaicer with its Bayer layout baked in (ONNX inputs are tensors only)."""
+
+    def __init__(self, model: nn.Module, cfa: CFA) -> None:
+        super().__init__()
+        self.model = model
+        self.cfa = cfa
+
+    def forward(self, raw: torch.Tensor) -> torch.Tensor:
+        return self.model(raw, self.cfa)
+
+
+def export_onnx(
+    model: nn.Module, path: str | os.PathLike, cfa: CFA | str = CFA.RGGB, opset: int = 18
+) -> Path:
+    """Write ``model`` (a demosaicer) as ONNX with dynamic batch, height and width.
+
+    Args:
+        model: a network called as ``model(raw, cfa)``.
+        path: the ``.onnx`` file to write (written to a temporary name, then renamed).
+        cfa: the Bayer layout the exported graph assumes.
+        opset: the ONNX opset.
+
+    Returns:
+        The path written.
+    """
+    try:
+        import onnx  # noqa: F401
+        import onnxscript  # noqa: F401
+    except ImportError:
+        raise RestorekitError(
+            "ONNX export needs onnx and onnxscript: pip install restorekit[export]"
+        ) from None
+    path = Path(path)
+    if path.suffix.lower() != ".onnx":
+        raise RestorekitError(f"'{path}': the output must be a .onnx file")
+    if not path.parent.is_dir():
+        raise RestorekitError(f"cannot write '{path}': folder '{path.parent}' does not exist")
+    # export a copy: the exporter can leave traced state behind on the module it traces
+    wrapped = _FixedLayout(copy.deepcopy(model).eval(), parse_cfa(cfa))
+    example = torch.rand(1, 1, 64, 96)
+    H = torch.export.Dim("height", min=4, max=65536)
+    W = torch.export.Dim("width", min=4, max=65536)
+    N = torch.export.Dim("batch", min=1, max=1024)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        program = torch.onnx.export(
+            wrapped,
+            (example,),
+            input_names=["raw"],
+            output_names=["rgb"],
+            dynamic_shapes={"raw": {0: N, 2: H, 3: W}},
+            opset_version=opset,
+            dynamo=True,
+            verbose=False,
+        )
+        program.save(str(tmp))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def run_onnx(path: str | os.PathLike, raw: torch.Tensor) -> torch.Tensor:
+    """Run an exported demosaicer with onnxruntime on CPU."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    out = session.run(None, {session.get_inputs()[0].name: raw.float().numpy()})[0]
+    return torch.from_numpy(np.asarray(out))
+
+
+def onnx_max_difference(
+    path: str | os.PathLike, model: nn.Module, raw: torch.Tensor, cfa: CFA | str = CFA.RGGB
+) -> float:
+    """Largest absolute difference between onnxruntime's and torch's outputs on ``raw``."""
+    with torch.inference_mode():
+        ref = model.eval()(raw.float(), cfa)
+    return float((run_onnx(path, raw) - ref).abs().max())
