@@ -39,11 +39,14 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff format src tests benchmarks
 	$(BIN)/ruff check --fix src tests benchmarks
 
-## The benchmark tables the README quotes (BM3D makes denoise take several minutes)
+## The benchmark tables the README quotes (BM3D makes denoise take several minutes; the
+## demosaicing ablation trains 6 networks: run benchmarks/ablation_demosaic.py separately)
 bench: $(VENV)/.installed
 	$(BIN)/restorekit bench sr
 	$(BIN)/restorekit bench demosaic
 	$(BIN)/restorekit bench denoise
+	$(BIN)/python benchmarks/develop.py
+	$(BIN)/python benchmarks/tiling.py
 	$(BIN)/python benchmarks/update_readme.py
 
 clean:

@@ -2,9 +2,9 @@
 
 restorekit's pipeline (``restorekit.io.raw.develop``: camera white balance, demosaicing, the
 file's camera-to-sRGB matrix, sRGB curve) runs once per demosaicing method named on the command
-line; any name ``restorekit.classical.demosaic.demosaic`` accepts works, so a method registered
-there later (e.g. ``learned``) needs no change here. The reference is LibRaw's own development
-(rawpy ``postprocess`` with the camera WB, no auto-brightening, the sRGB curve, sRGB output, AHD).
+line: ``learned`` (the shipped CNN) or any classical name of ``restorekit.classical.demosaic``.
+The reference is LibRaw's own development (rawpy ``postprocess`` with the camera WB, no
+auto-brightening, the sRGB curve, sRGB output, AHD).
 
 A pipeline check develops with bilinear demosaicing and compares with LibRaw's bilinear (LINEAR):
 away from the border the two should agree to LibRaw's 16-bit rounding, which shows that every
@@ -15,7 +15,7 @@ then a zoomed crop of each) into ``--out``.
 
 Usage (from the repository root)::
 
-    .venv/bin/python benchmarks/develop.py                    # mhc and menon
+    .venv/bin/python benchmarks/develop.py                    # learned, mhc and menon
     .venv/bin/python benchmarks/develop.py bilinear mhc menon --repeats 3
 """
 
@@ -29,6 +29,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -82,12 +83,23 @@ def _scores(x: torch.Tensor, ref: torch.Tensor) -> dict[str, float]:
     }
 
 
+def _demosaicer(method: str) -> Callable[[torch.Tensor, Any], torch.Tensor]:
+    """The demosaicing function of the task's method table (``learned`` and the classical)."""
+    from restorekit.tasks import DemosaicTask
+
+    methods = DemosaicTask().methods()
+    if method not in methods:
+        raise RestorekitError(f"unknown demosaicing method {method!r}; known: {', '.join(methods)}")
+    return methods[method]
+
+
 def _time(raw: RawImage, method: str, repeats: int) -> tuple[torch.Tensor, dict[str, float]]:
-    out, _ = develop(raw, method=method, orient=False)  # warm-up (and the error, if any)
+    fn = _demosaicer(method)
+    out, _ = develop(raw, fn, method=method, orient=False)  # warm-up (and the error, if any)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        out, _ = develop(raw, method=method, orient=False)
+        out, _ = develop(raw, fn, method=method, orient=False)
         times.append(time.perf_counter() - start)
     return out, {
         "median_s": statistics.median(times),
@@ -213,8 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "methods",
         nargs="*",
-        default=["mhc", "menon"],
-        help="demosaicing methods (default mhc menon)",
+        default=["learned", "mhc", "menon"],
+        help="demosaicing methods (default learned mhc menon)",
     )
     parser.add_argument("--raw", type=Path, default=DEFAULT_RAW, help="the raw file")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")

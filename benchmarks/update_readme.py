@@ -34,6 +34,73 @@ def _table(data: dict, metric: str, title: str) -> list[str]:
     return [*lines, ""]
 
 
+def _ablation(data: dict) -> list[str]:
+    head = [
+        "variant",
+        "holdout",
+        "Kodak24",
+        "McMaster",
+        "params",
+        "MACs/pixel",
+        "train min",
+        "MP/s",
+    ]
+    lines = [
+        "**Learned demosaicer: ablation (CPSNR dB; equal budget of "
+        f"{data['rows'][0]['train_steps']} steps x 16 patches per row)**",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    for r in data["rows"]:
+        lines.append(
+            f"| {r['label']} | {r['holdout_cpsnr']:.2f} | {r['kodak24']:.2f} | "
+            f"{r['mcmaster']:.2f} | {r['params']:,} | {r['macs_per_pixel']:,.0f} | "
+            f"{r['train_minutes']:.1f} | {r['mp_per_s']:.1f} |"
+        )
+    link = "[demosaic_ablation.md](benchmarks/results/demosaic_ablation.md)"
+    return [*lines, "", f"Reproduce and details: {link}.", ""]
+
+
+def _develop(data: dict) -> list[str]:
+    lines = [
+        "**Raw development of the Kodak DC50 raw: each demosaicer against LibRaw's own (AHD)**",
+        "",
+        "| method | PSNR vs LibRaw (dB) | SSIM | seconds |",
+        "|---|---|---|---|",
+    ]
+    for m, r in data["methods"].items():
+        lines.append(f"| {m} | {r['psnr']:.2f} | {r['ssim']:.4f} | {r['time']['median_s']:.2f} |")
+    link = "[develop.md](benchmarks/results/develop.md)"
+    return [*lines, "", f"Pictures and the pipeline check: {link}.", ""]
+
+
+def _tiling(data: dict) -> list[str]:
+    runs = data["runs"]
+    return [
+        f"**Tiled inference, 4000x3000 mosaic ({data['tile']}-pixel tiles)**: largest difference "
+        f"from whole-image inference {data['max_abs_difference']:.1e}; peak RSS of the whole "
+        f"process {runs['tiled']['peak_rss_mb']:.0f} MB tiled vs {runs['whole']['peak_rss_mb']:.0f}"
+        f" MB whole; {runs['tiled']['mp_per_s']:.1f} MP/s tiled "
+        "([tiling.md](benchmarks/results/tiling.md)).",
+        "",
+    ]
+
+
+def _extras() -> list[str]:
+    """The learned demosaicer's other benchmark files, when they exist."""
+    out: list[str] = []
+    for name, render in (
+        ("demosaic_ablation", _ablation),
+        ("develop", _develop),
+        ("tiling", _tiling),
+    ):
+        path = RESULTS / f"{name}.json"
+        if path.exists():
+            out += render(json.loads(path.read_text()))
+    return out
+
+
 def section() -> str:
     parts = []
     spec = [
@@ -51,7 +118,9 @@ def section() -> str:
         if metric != "ssim":
             link = f"[{task}.md](benchmarks/results/{task}.md)"
             parts += [f"Full table, per-image values and crops: {link}.", ""]
-    machine = json.loads(next(RESULTS.glob("*.json")).read_text())["machine"]
+        if task == "demosaic":
+            parts += _extras()
+    machine = json.loads((RESULTS / "sr.json").read_text())["machine"]
     parts.append(
         f"Measured on {machine['cpu']} ({machine['cpu_count']} cores), torch threads "
         f"{machine['torch_threads']}. MP/s is the median over images of one call each."

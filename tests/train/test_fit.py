@@ -203,3 +203,21 @@ def test_two_process_ddp_on_cpu(tmp_path, images):
     model, meta = load_model(tmp_path / "run/model.safetensors")
     assert meta["train_steps"] == 6 and meta["config"]["run"]["devices"] == 2
     assert "cpsnr" in meta["val"]
+
+
+def test_cli_refuses_a_corrupt_or_foreign_checkpoint_in_one_line(tmp_path, images, capsys):
+    from restorekit.cli.main import main
+
+    cfg = _config(tmp_path, images)
+    run_config(cfg, progress=False, max_steps=3)
+    ckpt = tmp_path / "run/checkpoints/last.safetensors"
+    good = ckpt.read_bytes()
+    ckpt.write_bytes(good[: len(good) // 3])
+    assert main(["train", str(cfg), "--resume", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not a safetensors file (corrupt or truncated)" in err[0], err
+    ckpt.write_bytes(good)
+    other = _config(tmp_path, images, model__args={"channels": 8, "depth": 2})
+    assert main(["train", str(other), "--resume", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is a checkpoint of demosaicnet" in err[0], err

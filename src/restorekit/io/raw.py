@@ -255,7 +255,7 @@ def develop(
     raw: RawImage,
     demosaic_fn: DemosaicFn | None = None,
     white_balance: WhiteBalance = "camera",
-    method: str = "mhc",
+    method: str | None = None,
     color_matrix: bool = True,
     orient: bool = True,
 ) -> tuple[torch.Tensor, dict[str, Any]]:
@@ -269,7 +269,8 @@ def develop(
             ``None`` uses ``restorekit.classical.demosaic.demosaic(mosaic, cfa, method)``.
         white_balance: ``"camera"`` applies ``raw.camera_wb`` (whatever ``raw.wb_source`` it
             came from), ``"none"`` leaves the camera's raw colours (gains 1, 1, 1).
-        method: the demosaicing method name for the default ``demosaic_fn``.
+        method: with no ``demosaic_fn``, the classical method to use (default ``"mhc"``);
+            with one, the name reported in the info (default: the function's name).
         color_matrix: apply ``raw.camera_to_srgb`` when there is one (else the identity).
         orient: turn the picture as the camera recorded (``raw.flip``).
 
@@ -304,13 +305,13 @@ def develop(
     if demosaic_fn is None:
         from restorekit.classical.demosaic import demosaic
 
-        name = method
+        name = method or "mhc"
 
         def demosaic_fn(r: torch.Tensor, c: CFA) -> torch.Tensor:
-            return demosaic(r, c, method)
+            return demosaic(r, c, name)
 
     else:
-        name = getattr(demosaic_fn, "__name__", type(demosaic_fn).__name__)
+        name = method or getattr(demosaic_fn, "__name__", type(demosaic_fn).__name__)
 
     x = white_balance_mosaic(raw.mosaic, raw.cfa, gains)  # type: ignore[arg-type]
     rgb = demosaic_fn(x, raw.cfa)
