@@ -117,7 +117,6 @@ _MHC_DIAG = [
 _MHC_SELF = [[8.0 if (i, j) == (2, 2) else 0.0 for j in range(5)] for i in range(5)]
 
 
-@lru_cache(maxsize=4)
 def _malvar_kernels(cfa: CFA) -> torch.Tensor:
     """The 5x5 kernel for each tile position and output channel, float64 ``(2, 2, 3, 5, 5)``."""
     tile = cfa.tile
@@ -142,8 +141,11 @@ def _malvar_kernels(cfa: CFA) -> torch.Tensor:
 
 
 @lru_cache(maxsize=4)
-def _malvar_weight(cfa: CFA) -> torch.Tensor:
+def _malvar_weight(cfa: CFA) -> np.ndarray:
     """The Malvar kernels as one conv over the 2x2 sub-sampled raw, float64 ``(12, 4, 3, 3)``.
+
+    Cached as a numpy array, not a tensor: a tensor first made while torch.export traces (ONNX
+    export) would be a fake tensor, and caching it would break every later real call.
 
     Input channel ``2a + b`` holds the raw's pixels ``(2y + a, 2x + b)``; output channel
     ``4c + 2i + j`` is colour ``c`` at tile position ``(i, j)`` (the order pixel_shuffle wants).
@@ -158,7 +160,7 @@ def _malvar_weight(cfa: CFA) -> torch.Tensor:
         dy, dx = 2 * u + a - i, 2 * v + b - j
         if 0 <= dy < 5 and 0 <= dx < 5:
             w[:, i, j, a, b, u, v] = k5[i, j, :, dy, dx]
-    return w.reshape(12, 4, 3, 3)
+    return w.reshape(12, 4, 3, 3).numpy()
 
 
 def demosaic_bilinear(raw: torch.Tensor, cfa: CFA | str) -> torch.Tensor:
@@ -255,7 +257,7 @@ def demosaic_malvar(raw: torch.Tensor, cfa: CFA | str) -> torch.Tensor:
     _check_raw(raw)
     cfa = parse_cfa(cfa)
     H, W = raw.shape[-2:]
-    weight = _malvar_weight(cfa).to(device=raw.device, dtype=raw.dtype)
+    weight = torch.as_tensor(_malvar_weight(cfa), device=raw.device, dtype=raw.dtype)
     # Pad 2 for the 5x5 taps, plus one row/column at the bottom/right to make the size even
     # (that extra output is cropped below).
     padded = _symmetric_pad(raw, 2, 2 + H % 2, 2, 2 + W % 2)

@@ -63,7 +63,7 @@ def export_onnx(
         raise RestorekitError(f"cannot write '{path}': folder '{path.parent}' does not exist")
     # export a copy: the exporter can leave traced state behind on the module it traces
     wrapped = _FixedLayout(copy.deepcopy(model).eval(), parse_cfa(cfa))
-    example = torch.rand(1, 1, 64, 96)
+    example = torch.rand(2, 1, 64, 96)  # batch 2: torch.export specialises a size-1 dimension
     H = torch.export.Dim("height", min=4, max=65536)
     W = torch.export.Dim("width", min=4, max=65536)
     N = torch.export.Dim("batch", min=1, max=1024)
