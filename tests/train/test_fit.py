@@ -221,3 +221,20 @@ def test_cli_refuses_a_corrupt_or_foreign_checkpoint_in_one_line(tmp_path, image
     assert main(["train", str(other), "--resume", "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "is a checkpoint of demosaicnet" in err[0], err
+
+
+def test_model_init_starts_from_a_model_file(tmp_path, images):
+    first = tmp_path / "first"
+    first.mkdir()
+    run_config(_config(first, images), progress=False)
+    second = tmp_path / "second"
+    second.mkdir()
+    init = str(first / "run/model.safetensors")
+    cfg = _config(second, images, model__init=init, optim__steps=1, optim__warmup=0)
+    run_config(cfg, progress=False)
+    a, b = _weights(first / "run/model.safetensors"), _weights(second / "run/model.safetensors")
+    # one small step away from the initial weights, far from a fresh network
+    assert max(float((a[k] - b[k]).abs().max()) for k in a) < 0.01
+    wrong = _config(tmp_path, images, model__init=init, model__args={"channels": 4, "depth": 1})
+    with pytest.raises(RestorekitError, match=r"model\.init .* holds demosaicnet"):
+        run_config(wrong, progress=False)

@@ -49,6 +49,8 @@ class ModelConfig:
 
     name: str
     args: dict[str, Any] = field(default_factory=dict)
+    #: start from the weights of this model file (same network), e.g. to fine-tune a run
+    init: str = ""
 
 
 @dataclass(frozen=True)

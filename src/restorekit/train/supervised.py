@@ -141,6 +141,8 @@ def fit(
 
     torch.manual_seed(cfg.seed)  # the same initial weights on every process
     net = build(cfg.model.name, **cfg.model.args)
+    if cfg.model.init and not resume:
+        _init_from(net, cfg.model.init)
     optimizer = torch.optim.AdamW(
         net.parameters(),
         lr=cfg.optim.lr,
@@ -265,6 +267,20 @@ def fit(
     if writer is not None:
         writer.close()
     return TrainResult(out, stop, seconds, val)
+
+
+def _init_from(net: nn.Module, path: str) -> None:
+    """Load the weights of a model file into ``net``, which must be the same network."""
+    from restorekit.models import load_model
+    from restorekit.models.weights import model_args
+
+    source, _ = load_model(path)
+    if source.registry_name != net.registry_name or model_args(source) != model_args(net):
+        raise RestorekitError(
+            f"model.init {path} holds {source.registry_name} {model_args(source)}, "
+            f"this run builds {net.registry_name} {model_args(net)}"
+        )
+    net.load_state_dict(source.state_dict())
 
 
 def _validation_images(cfg: TrainConfig) -> list[torch.Tensor]:
