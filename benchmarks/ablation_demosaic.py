@@ -6,16 +6,18 @@ convention (RGGB, outputs clipped and rounded to 8 bit, CPSNR with a 10-pixel bo
 held-out training images (the number a recipe choice should be made on: the test sets are for
 reporting). Rows:
 
-- ``baseline`` (the shipped recipe, short budget): 1-channel mosaic packed by pixel-unshuffle,
-  residual over Malvar-He-Cutler, L1 loss, plain 3x3 convolutions, hard-patch mining
+- ``baseline`` (the shipped recipe at a short budget, with 64 channels and 4 inner
+  convolutions): 1-channel mosaic packed by pixel-unshuffle, residual over Malvar-He-Cutler,
+  L1 loss, plain 3x3 convolutions, hard-patch mining
 - ``3-channel sparse input``, ``direct (no residual)``, ``mixed MS-SSIM + L1 loss``,
-  ``depthwise-separable``, ``no hard-patch mining``: the baseline with that one change
+  ``depthwise-separable``, ``no hard-patch mining``, ``residual over bilinear``, and two widths
+  and depths: the baseline with that one change
 
 Writes ``demosaic_ablation.md`` and ``.json`` (and one training run folder per row under
 ``--runs``). Rows already trained (their ``model.safetensors`` exists) are only re-scored, so an
 interrupted ablation continues where it stopped.
 
-Usage (from the repository root; about 5 minutes per row on one CPU core)::
+Usage (from the repository root; about 4 minutes per row on one CPU core)::
 
     .venv/bin/python benchmarks/ablation_demosaic.py
     .venv/bin/python benchmarks/ablation_demosaic.py --steps 300 --rows baseline mixed  # a look
@@ -60,6 +62,15 @@ ROWS: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     "separable": ("depthwise-separable convolutions", {"model.args.separable": True}),
     "no-mining": ("no hard-patch mining", {"data.mining": None}),
+    "bilinear": ("residual over bilinear instead of MHC", {"model.args.base": "bilinear"}),
+    "c80d2": (
+        "80 channels, 2 inner convolutions",
+        {"model.args.channels": 80, "model.args.depth": 2},
+    ),
+    "c96d2": (
+        "96 channels, 2 inner convolutions",
+        {"model.args.channels": 96, "model.args.depth": 2},
+    ),
 }
 
 

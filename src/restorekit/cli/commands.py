@@ -88,19 +88,35 @@ def _as_mosaic(x: torch.Tensor, src: Path) -> torch.Tensor:
     return x
 
 
+def _demosaicer(args: argparse.Namespace) -> Callable[[torch.Tensor, object], torch.Tensor]:
+    """The demosaicing function named by ``--method`` (and ``--model`` for ``learned``)."""
+    from functools import partial
+
+    from restorekit.tasks import DemosaicTask
+
+    methods = DemosaicTask().methods()
+    _check_method(args.method, methods, "demosaic")
+    if args.model is not None:
+        if args.method != "learned":
+            raise RestorekitError("--model needs --method learned")
+        from restorekit.models import load_model
+
+        model, _ = load_model(args.model, expect="demosaicnet")
+        return partial(methods["learned"], model=model)
+    return methods[args.method]
+
+
 def cmd_demosaic(args: argparse.Namespace) -> None:
-    """``restorekit demosaic IN OUT --method mhc --cfa RGGB``: mosaic -> RGB."""
-    from restorekit.classical.demosaic import DEMOSAICERS
+    """``restorekit demosaic IN OUT --method learned --cfa RGGB``: mosaic -> RGB."""
     from restorekit.degrade import parse_cfa
 
     cfa = parse_cfa(args.cfa)
-    _check_method(args.method, DEMOSAICERS, "demosaic")
-    method = DEMOSAICERS[args.method]
+    method = _demosaicer(args)
     _process(args, lambda x, src: method(_as_mosaic(x, src), cfa).clamp(0, 1))
 
 
 def cmd_develop(args: argparse.Namespace) -> None:
-    """``restorekit develop IN OUT --method mhc --wb camera --bits 8``: camera raw -> sRGB."""
+    """``restorekit develop IN OUT --method learned --wb camera --bits 8``: camera raw -> sRGB."""
     import time
 
     from restorekit.io.raw import develop, read_raw
@@ -108,8 +124,9 @@ def cmd_develop(args: argparse.Namespace) -> None:
     src, dst = Path(args.input), Path(args.output)
     _check_output_file(dst)
     start = time.perf_counter()
+    method = _demosaicer(args)
     raw = read_raw(src)
-    rgb, info = develop(raw, white_balance=args.wb, method=args.method)
+    rgb, info = develop(raw, method, white_balance=args.wb, method=args.method)
     bits = 8 if dst.suffix.lower() in (".jpg", ".jpeg") else args.bits
     write_image(dst, rgb, bits=bits)
     seconds = time.perf_counter() - start
@@ -238,4 +255,25 @@ def cmd_train(args: argparse.Namespace) -> None:
     print(
         f"{result.out}: {result.steps} steps in {result.seconds / 60:.1f} min"
         + (f", validation {scores}" if scores else "")
+    )
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    """``restorekit export MODEL OUT.onnx``: ONNX with dynamic size, checked with onnxruntime."""
+    from restorekit.degrade import parse_cfa
+    from restorekit.models import load_model
+    from restorekit.models.export import export_onnx, onnx_max_difference
+    from restorekit.models.pretrained import load_pretrained
+
+    cfa = parse_cfa(args.cfa)
+    if args.model == "demosaic":
+        model = load_pretrained("demosaic")
+    else:
+        model, _ = load_model(args.model, expect="demosaicnet")
+    path = export_onnx(model, args.output, cfa)
+    raw = torch.rand(1, 1, 61, 90, generator=torch.Generator().manual_seed(0))
+    diff = onnx_max_difference(path, model, raw, cfa)
+    print(
+        f"{path}: dynamic (N, 1, H, W) -> (N, 3, H, W), CFA {cfa}; onnxruntime vs torch on "
+        f"a 61x90 raw: max abs difference {diff:.2e}"
     )

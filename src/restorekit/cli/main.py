@@ -13,7 +13,15 @@ from collections.abc import Sequence
 
 __all__ = ["main"]
 
-DEMOSAIC_METHODS = ("bilinear", "mhc", "menon", "opencv-bilinear", "opencv-ea", "opencv-vng")
+DEMOSAIC_METHODS = (
+    "learned",
+    "bilinear",
+    "mhc",
+    "menon",
+    "opencv-bilinear",
+    "opencv-ea",
+    "opencv-vng",
+)
 DENOISE_METHODS = ("bm3d", "nlm-opencv", "nlm-skimage", "tv")
 UPSCALE_METHODS = ("bicubic",)
 BENCH_TASKS = ("demosaic", "denoise", "sr")
@@ -39,6 +47,20 @@ def _add_io(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_demosaic_method(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--method",
+        default="learned",
+        help=f"one of {', '.join(DEMOSAIC_METHODS)} (default: learned, the shipped CNN)",
+    )
+    p.add_argument(
+        "--model",
+        default=None,
+        metavar="FILE",
+        help="with --method learned: a model file from `restorekit train` (default: the shipped)",
+    )
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="restorekit",
@@ -55,18 +77,14 @@ def _build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demosaic", help="reconstruct RGB from a 1-channel Bayer mosaic image")
     _add_io(p)
     p.add_argument("--cfa", default="RGGB", help="Bayer layout: RGGB, BGGR, GRBG, GBRG")
-    p.add_argument(
-        "--method", default="mhc", help=f"one of {', '.join(DEMOSAIC_METHODS)} (default mhc)"
-    )
+    _add_demosaic_method(p)
 
     p = sub.add_parser(
         "develop", help="develop a camera raw (DNG, NEF, CR2, ARW, KDC, ...) into an sRGB image"
     )
     p.add_argument("input", help="a camera raw file LibRaw reads (needs rawpy)")
     p.add_argument("output", help="the output image (.png, .tif, .jpg)")
-    p.add_argument(
-        "--method", default="mhc", help=f"one of {', '.join(DEMOSAIC_METHODS)} (default mhc)"
-    )
+    _add_demosaic_method(p)
     p.add_argument(
         "--wb",
         choices=("camera", "none"),

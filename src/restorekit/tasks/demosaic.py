@@ -47,8 +47,9 @@ class DemosaicTask:
 
     def methods(self) -> dict[str, Callable[..., torch.Tensor]]:
         from restorekit.classical.demosaic import DEMOSAICERS
+        from restorekit.models.demosaic import demosaic_learned
 
-        return dict(DEMOSAICERS)
+        return {"learned": demosaic_learned, **DEMOSAICERS}
 
     def pairs(self, images: list[tuple[str, np.ndarray]], cond: Condition) -> Iterator[Pair]:
         for name, arr in images:

@@ -1,0 +1,54 @@
+"""The weights shipped inside the package, each reproducible from a config in ``configs/``.
+
+======================  ==========================================  ==============================
+name                    file (``restorekit/weights/``)              reproduce with
+======================  ==========================================  ==============================
+``demosaic``            ``demosaic.safetensors``                    ``restorekit train
+                                                                    configs/demosaic/default.yaml``
+======================  ==========================================  ==============================
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+from torch import nn
+
+from restorekit._checks import closest_names
+from restorekit.errors import RestorekitError
+
+__all__ = ["PRETRAINED", "load_pretrained", "pretrained_path"]
+
+#: shipped model name -> (file in restorekit/weights, registry name of its network)
+PRETRAINED: dict[str, tuple[str, str]] = {
+    "demosaic": ("demosaic.safetensors", "demosaicnet"),
+}
+
+
+def pretrained_path(name: str) -> Path:
+    """Where the shipped weights ``name`` are installed."""
+    if name not in PRETRAINED:
+        known = ", ".join(closest_names(name, list(PRETRAINED)))
+        raise RestorekitError(f"no shipped model {name!r}; known: {known}")
+    path = Path(str(resources.files("restorekit") / "weights" / PRETRAINED[name][0]))
+    if not path.is_file():
+        raise RestorekitError(f"the shipped weights {path} are missing; reinstall restorekit")
+    return path
+
+
+@cache
+def load_pretrained(name: str) -> nn.Module:
+    """The shipped model ``name`` in eval mode (loaded once per process).
+
+    Example:
+        >>> load_pretrained("demosaic").registry_name
+        'demosaicnet'
+    """
+    from restorekit.models.weights import load_model
+
+    model, _ = load_model(pretrained_path(name), expect=PRETRAINED[name][1])
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
