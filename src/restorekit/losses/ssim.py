@@ -250,7 +250,16 @@ def mixed_ms_ssim_l1_loss(
     return reduce_batch(a * structural + (1.0 - a) * g_l1, reduction)
 
 
-class SSIMLoss(nn.Module):
+class _Twin(nn.Module):
+    """A module twin that keeps its function's keyword arguments in ``self.kwargs``."""
+
+    kwargs: dict
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v!r}" for k, v in self.kwargs.items())
+
+
+class SSIMLoss(_Twin):
     """Module twin of :func:`ssim_loss`; takes the same keyword arguments."""
 
     def __init__(
@@ -274,11 +283,8 @@ class SSIMLoss(nn.Module):
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return ssim_loss(x, y, **self.kwargs)
 
-    def extra_repr(self) -> str:
-        return ", ".join(f"{k}={v!r}" for k, v in self.kwargs.items())
 
-
-class MSSSIMLoss(nn.Module):
+class MSSSIMLoss(_Twin):
     """Module twin of :func:`ms_ssim_loss`; takes the same keyword arguments."""
 
     def __init__(
@@ -305,11 +311,8 @@ class MSSSIMLoss(nn.Module):
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return ms_ssim_loss(x, y, **self.kwargs)
 
-    def extra_repr(self) -> str:
-        return ", ".join(f"{k}={v!r}" for k, v in self.kwargs.items())
 
-
-class MixedMSSSIML1Loss(nn.Module):
+class MixedMSSSIML1Loss(_Twin):
     """Module twin of :func:`mixed_ms_ssim_l1_loss`; ``alpha`` is required (paper: 0.84)."""
 
     def __init__(
@@ -336,9 +339,6 @@ class MixedMSSSIML1Loss(nn.Module):
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return mixed_ms_ssim_l1_loss(x, y, **self.kwargs)
-
-    def extra_repr(self) -> str:
-        return ", ".join(f"{k}={v!r}" for k, v in self.kwargs.items())
 
 
 def _check_options(
