@@ -103,7 +103,7 @@ def test_rgb_image_where_a_mosaic_is_needed(capsys, rgb_png, tmp_path):
 
 def test_bad_flag_is_one_line(capsys, gray_png, tmp_path):
     with pytest.raises(SystemExit) as e:
-        main(["denoise", str(gray_png), str(tmp_path / "o.png"), "--sigma", "abc"])
+        main(["denoise", str(gray_png), str(tmp_path / "o.png"), "--level", "abc"])
     assert e.value.code == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
 

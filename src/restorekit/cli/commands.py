@@ -155,20 +155,112 @@ def cmd_noise(args: argparse.Namespace) -> None:
     _process(args, lambda x, src: add_gaussian_noise(x, s, generator=g, clip=True))
 
 
+def _parse_sigma(value: str | None) -> float | str | None:
+    """``--sigma``: a number on the 0..255 scale, or ``auto``."""
+    if value is None or value == "auto":
+        return value
+    try:
+        sigma = float(value)
+    except ValueError:
+        raise RestorekitError(
+            f"--sigma must be a number (0..255 scale) or 'auto', got {value!r}"
+        ) from None
+    _sigma01(sigma)
+    return sigma
+
+
 def cmd_denoise(args: argparse.Namespace) -> None:
-    """``restorekit denoise IN OUT --method bm3d --sigma S``: classical denoising."""
+    """``restorekit denoise IN OUT --sigma S|auto [--level A] [--method learned] [--model F]``."""
     from restorekit.classical.denoise import DENOISERS
 
-    s = _sigma01(args.sigma)
-    _check_method(args.method, DENOISERS, "denoise")
-    method = DENOISERS[args.method]
+    sigma = _parse_sigma(args.sigma)
+    methods = ("learned", *DENOISERS)
+    _check_method(args.method, methods, "denoise")
+    learned = args.method == "learned"
+    if args.level is not None:
+        if not learned:
+            raise RestorekitError("--level needs --method learned (classical methods take --sigma)")
+        if sigma is not None:
+            raise RestorekitError("give --sigma or --level, not both")
+        if not 0 <= args.level <= 1:
+            raise RestorekitError(f"--level (alpha) must be in [0, 1], got {args.level:g}")
+    elif sigma is None:
+        raise RestorekitError(
+            "give the noise level: --sigma S (0..255), --sigma auto, or --level A"
+        )
+    if args.model is not None and not learned:
+        raise RestorekitError("--model needs --method learned")
+    custom = None
+    if args.model is not None:
+        from restorekit.models.control import load_denoiser
+
+        custom = load_denoiser(args.model)
 
     def fn(x: torch.Tensor, src: Path) -> torch.Tensor:
         if x.shape[1] not in (1, 3):
             raise RestorekitError(f"'{src}' has {x.shape[1]} channels; denoise needs gray or RGB")
-        return method(x.double(), s).clamp(0, 1)
+        s = sigma
+        if s == "auto":
+            from restorekit.classical.noise_level import estimate_noise_sigma
+
+            s = float(estimate_noise_sigma(x.double())[0]) * 255
+            print(
+                f"{src.name}: estimated noise sigma {s:.2f} (0..255; patch PCA, Chen et al. 2015)"
+            )
+            s = min(max(s, 0.5), 255.0)
+        if not learned:
+            return DENOISERS[args.method](x.double(), s / 255).clamp(0, 1)
+        from restorekit.models.control import denoise_learned
+        from restorekit.models.pretrained import load_pretrained_denoiser
+
+        model, cal = custom if custom is not None else load_pretrained_denoiser(x.shape[1])
+        if model.in_channels != x.shape[1]:
+            raise RestorekitError(
+                f"'{src}' has {x.shape[1]} channel(s); the model takes {model.in_channels}"
+            )
+        if args.level is not None:
+            return denoise_learned(x, level=args.level, model=model).clamp(0, 1)
+        return denoise_learned(x, sigma=s, model=model, calibration=cal).clamp(0, 1)
 
     _process(args, fn)
+
+
+def cmd_calibrate(args: argparse.Namespace) -> None:
+    """``restorekit calibrate MODEL --data FOLDER --sigma LO HI``: fit and store sigma -> level."""
+    import json
+
+    from safetensors.torch import save
+
+    from restorekit.data import ImageBank
+    from restorekit.models.control import calibrate_levels, load_denoiser
+    from restorekit.models.weights import atomic_write_bytes, read_safetensors
+
+    lo, hi = (float(v) for v in args.sigma)
+    if not 0 < lo < hi <= 255:
+        raise RestorekitError(f"--sigma needs LO HI with 0 < LO < HI <= 255, got {lo:g} {hi:g}")
+    model, _ = load_denoiser(args.model)
+    mode = "gray" if model.in_channels == 1 else "rgb"
+    bank = ImageBank(args.data, mode=mode)
+    crops = [x[None, :, : args.crop, : args.crop] for x in bank.images]
+    grid = sorted({lo, hi, *[float(v) for v in range(5, 256, 5) if lo < v < hi]})
+    cal = calibrate_levels(
+        model, crops, grid, source=f"{len(crops)} crops of {args.data}", progress=print
+    )
+    tensors, meta = read_safetensors(args.model)
+    meta["calibration"] = json.dumps(cal.to_dict())
+    out = args.out or args.model
+    atomic_write_bytes(out, save(tensors, metadata=meta))
+    print(f"wrote the calibration ({len(grid)} sigmas, {lo:g}-{hi:g}) into {out}")
+
+
+def cmd_dni(args: argparse.Namespace) -> None:
+    """``restorekit dni LEVEL0 LEVEL1 OUT``: a deep-network-interpolation model from two files."""
+    from restorekit.models import save_model
+    from restorekit.models.modulation import dni_from_files
+
+    net = dni_from_files(args.level0, args.level1)
+    save_model(args.output, net, {"dni": [str(args.level0), str(args.level1)]})
+    print(f"wrote {args.output}; calibrate it with `restorekit calibrate {args.output} ...`")
 
 
 def cmd_upscale(args: argparse.Namespace) -> None:

@@ -102,14 +102,45 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=0, help="random seed")
 
-    p = sub.add_parser("denoise", help="remove Gaussian noise of a known level")
+    p = sub.add_parser("denoise", help="remove Gaussian noise (any level, learned by default)")
     _add_io(p)
     p.add_argument(
-        "--sigma", type=float, required=True, help="noise standard deviation, 0..255 scale"
+        "--sigma",
+        default=None,
+        help="noise standard deviation on the 0..255 scale, or 'auto' to estimate it per image",
     )
     p.add_argument(
-        "--method", default="bm3d", help=f"one of {', '.join(DENOISE_METHODS)} (default bm3d)"
+        "--level",
+        type=float,
+        default=None,
+        help="learned only: the control level alpha in [0, 1] instead of a sigma",
     )
+    p.add_argument(
+        "--method",
+        default="learned",
+        help=f"learned (default) or one of {', '.join(DENOISE_METHODS)}",
+    )
+    p.add_argument(
+        "--model", default=None, help="learned only: a trained denoiser model file (.safetensors)"
+    )
+
+    p = sub.add_parser(
+        "calibrate", help="fit a continuous-level denoiser's sigma -> level map on a folder"
+    )
+    p.add_argument("model", help="a denoiser model file (.safetensors), updated in place")
+    p.add_argument("--data", required=True, help="a folder of clean validation images")
+    p.add_argument(
+        "--sigma", nargs=2, type=float, required=True, metavar=("LO", "HI"), help="0..255 range"
+    )
+    p.add_argument(
+        "--crop", type=int, default=128, help="use the top-left CROP x CROP of each image"
+    )
+    p.add_argument("--out", default=None, help="write to this file instead of updating MODEL")
+
+    p = sub.add_parser("dni", help="deep network interpolation: one model file from two")
+    p.add_argument("level0", help="the model file for level 0")
+    p.add_argument("level1", help="the model file for level 1 (same network, fine-tuned)")
+    p.add_argument("output", help="the DNI model file to write (.safetensors)")
 
     p = sub.add_parser("upscale", help="enlarge an image (MATLAB-compatible bicubic)")
     _add_io(p)
@@ -146,6 +177,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--set",
         nargs="+",
+        action="extend",
         default=[],
         metavar="KEY=VALUE",
         help="override config values, e.g. optim.steps=1000 run.out=runs/x (values are YAML)",

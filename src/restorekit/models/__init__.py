@@ -16,11 +16,19 @@ from torch import nn
 from restorekit._checks import closest_names
 from restorekit.errors import RestorekitError
 from restorekit.models.demosaic import DemosaicNet
+from restorekit.models.denoise import DnCNN, FFDNet, ResNetDenoiser, UNetDenoiser
+from restorekit.models.modulation import DNIDenoiser, ModulatedDenoiser
 from restorekit.models.weights import check_state, load_model, read_safetensors, save_model
 
 __all__ = [
     "MODELS",
+    "DNIDenoiser",
     "DemosaicNet",
+    "DnCNN",
+    "FFDNet",
+    "ModulatedDenoiser",
+    "ResNetDenoiser",
+    "UNetDenoiser",
     "build",
     "check_state",
     "describe",
@@ -32,6 +40,12 @@ __all__ = [
 
 MODELS: dict[str, type[nn.Module]] = {
     "demosaicnet": DemosaicNet,
+    "dncnn": DnCNN,
+    "resnet-denoiser": ResNetDenoiser,
+    "ffdnet": FFDNet,
+    "unet-denoiser": UNetDenoiser,
+    "modulated": ModulatedDenoiser,
+    "dni": DNIDenoiser,
 }
 
 

@@ -5,6 +5,10 @@ name                    file (``restorekit/weights/``)              reproduce wi
 ======================  ==========================================  ==============================
 ``demosaic``            ``demosaic.safetensors``                    ``restorekit train
                                                                     configs/demosaic/default.yaml``
+``denoise-gray``        ``denoise_gray.safetensors``                ``restorekit train
+                                                                    configs/denoise/gray.yaml``
+``denoise-color``       ``denoise_color.safetensors``               ``restorekit train
+                                                                    configs/denoise/color.yaml``
 ======================  ==========================================  ==============================
 """
 
@@ -13,17 +17,23 @@ from __future__ import annotations
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from torch import nn
 
 from restorekit._checks import closest_names
 from restorekit.errors import RestorekitError
 
-__all__ = ["PRETRAINED", "load_pretrained", "pretrained_path"]
+if TYPE_CHECKING:
+    from restorekit.models.control import LevelCalibration
+
+__all__ = ["PRETRAINED", "load_pretrained", "load_pretrained_denoiser", "pretrained_path"]
 
 #: shipped model name -> (file in restorekit/weights, registry name of its network)
 PRETRAINED: dict[str, tuple[str, str]] = {
     "demosaic": ("demosaic.safetensors", "demosaicnet"),
+    "denoise-gray": ("denoise_gray.safetensors", "unet-denoiser"),
+    "denoise-color": ("denoise_color.safetensors", "unet-denoiser"),
 }
 
 
@@ -52,3 +62,13 @@ def load_pretrained(name: str) -> nn.Module:
     for p in model.parameters():
         p.requires_grad_(False)
     return model
+
+
+@cache
+def load_pretrained_denoiser(channels: int) -> tuple[nn.Module, LevelCalibration | None]:
+    """The shipped gray (``channels=1``) or colour (3) denoiser and its sigma calibration."""
+    from restorekit.models.control import load_denoiser
+
+    if channels not in (1, 3):
+        raise RestorekitError(f"the shipped denoisers take 1 or 3 channels, got {channels}")
+    return load_denoiser(pretrained_path("denoise-gray" if channels == 1 else "denoise-color"))

@@ -46,7 +46,7 @@ class DenoiseTask:
     def methods(self) -> dict[str, Callable[..., torch.Tensor]]:
         from restorekit.classical.denoise import DENOISERS
 
-        return dict(DENOISERS)
+        return {"learned": _learned, **DENOISERS}
 
     def pairs(self, images: list[tuple[str, np.ndarray]], cond: Condition) -> Iterator[Pair]:
         # The field's convention is np.random.seed(0) once per (dataset, sigma); a private
@@ -69,6 +69,14 @@ class DenoiseTask:
             "psnr": float(psnr(out, pair.target)[0]),
             "ssim": float(ssim(out, pair.target)[0]),
         }
+
+
+def _learned(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """The shipped gray / colour continuous-level denoiser at ``sigma`` (0..1 scale), through
+    its calibration."""
+    from restorekit.models.control import denoise_learned
+
+    return denoise_learned(x, sigma=sigma * 255)
 
 
 def _hwc_to_tensor(a: np.ndarray) -> torch.Tensor:

@@ -29,14 +29,20 @@ __all__ = [
 ]
 
 
-def _demosaic_recipe() -> Recipe:
+def _demosaic_recipe(cfg: TrainConfig) -> Recipe:
     from restorekit.train.demosaic import DemosaicRecipe
 
     return DemosaicRecipe()
 
 
-#: task name -> a function making the task's recipe
-RECIPES = {"demosaic": _demosaic_recipe}
+def _denoise_recipe(cfg: TrainConfig) -> Recipe:
+    from restorekit.train.denoise import DenoiseRecipe
+
+    return DenoiseRecipe.from_config(cfg)
+
+
+#: task name -> a function making the task's recipe from the config
+RECIPES = {"demosaic": _demosaic_recipe, "denoise": _denoise_recipe}
 
 
 def run_config(
@@ -48,4 +54,4 @@ def run_config(
 ) -> TrainResult:
     """Load, validate and train the config at ``path`` (``restorekit train``)."""
     cfg = load_config(path, overrides)
-    return fit(cfg, RECIPES[cfg.task](), resume=resume, progress=progress, max_steps=max_steps)
+    return fit(cfg, RECIPES[cfg.task](cfg), resume=resume, progress=progress, max_steps=max_steps)

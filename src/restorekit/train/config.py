@@ -49,8 +49,11 @@ class ModelConfig:
 
     name: str
     args: dict[str, Any] = field(default_factory=dict)
-    #: start from the weights of this model file (same network), e.g. to fine-tune a run
+    #: start from the weights of this model file: the same network (to fine-tune a run), or the
+    #: base network of a modulated model (to train its modulation)
     init: str = ""
+    #: submodules whose parameters stay fixed (and BatchNorm statistics too), e.g. ``[base]``
+    freeze: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,11 @@ class DataConfig:
     #: random channel permutation and saturation scaling of the ground truth (colour augmentation)
     color_augment: bool = False
     mining: MiningConfig | None = None
+    #: denoise: the noise sigma on the 0..255 scale, one value or a [lo, hi] uniform range
+    sigma: list[float] = field(default_factory=list)
+    #: denoise: the control level (alpha) the network is trained at; empty: a conditional model
+    #: is told each patch's sigma, any other network level 0
+    level: float | None = None
 
 
 @dataclass(frozen=True)
@@ -136,7 +144,7 @@ class TrainConfig:
     seed: int = 0
 
 
-_TASKS = ("demosaic",)
+_TASKS = ("demosaic", "denoise")
 _SCHEDULERS = ("cosine", "constant")
 _ACCELERATORS = ("auto", "cpu", "cuda", "gpu", "mps")
 
@@ -241,6 +249,15 @@ def _validate(cfg: TrainConfig) -> None:
     for key in ("checkpoint_every", "validate_every", "log_every"):
         need(getattr(cfg.run, key) >= 1, f"run.{key} must be >= 1")
     need(bool(cfg.loss.weights), "loss.weights must name at least one loss")
+    if cfg.task == "denoise":
+        s = cfg.data.sigma
+        need(len(s) in (1, 2), "data.sigma must be one value or [lo, hi] (0..255 scale)")
+        need(
+            all(v >= 0 for v in s) and s == sorted(s),
+            f"data.sigma must be >= 0 and [lo, hi], got {s}",
+        )
+    if cfg.data.level is not None:
+        need(0 <= cfg.data.level <= 1, f"data.level must be in [0, 1], got {cfg.data.level}")
     for name in cfg.loss.options:
         need(name in cfg.loss.weights, f"loss.options.{name} names a loss not in loss.weights")
 

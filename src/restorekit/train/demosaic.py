@@ -42,6 +42,9 @@ class DemosaicRecipe:
             scores.append(float(cpsnr(out.double(), gt.double(), crop=self.border)[0]))
         return {"cpsnr": sum(scores) / len(scores)}
 
+    def finalize(self, model: nn.Module, images: list[torch.Tensor]) -> dict:
+        return {}
+
     def preview(self, model: nn.Module, image: torch.Tensor) -> torch.Tensor:
         """Ground truth | network output, side by side."""
         out = model(mosaic(image, CFA.RGGB), CFA.RGGB).clamp(0, 1)

@@ -56,6 +56,11 @@ class Recipe(Protocol):
         """A picture for TensorBoard, ``(3, H, W)`` in [0, 1]."""
         ...
 
+    def finalize(self, model: nn.Module, images: list[torch.Tensor]) -> dict[str, Any]:
+        """Metadata for the final model file (e.g. a calibration), computed on the validation
+        images; ``{}`` if the task has none."""
+        ...
+
 
 @dataclass
 class TrainResult:
@@ -143,8 +148,9 @@ def fit(
     net = build(cfg.model.name, **cfg.model.args)
     if cfg.model.init and not resume:
         _init_from(net, cfg.model.init)
+    trainable = _freeze(net, cfg.model.freeze)
     optimizer = torch.optim.AdamW(
-        net.parameters(),
+        trainable,
         lr=cfg.optim.lr,
         betas=cfg.optim.betas,
         weight_decay=cfg.optim.weight_decay,
@@ -207,7 +213,7 @@ def fit(
     t0 = time.perf_counter()
     rate_t, rate_step = t0, start
     val: dict[str, float] = {}
-    model.train()
+    _train_mode(net, cfg.model.freeze)
     for step in range(start, stop):
         if miner is not None:
             batch = miner.sample(bank, cfg.data.batch, cfg.data.patch, generator)
@@ -218,7 +224,7 @@ def fit(
         if cfg.data.color_augment:
             gt = color_augment(gt, generator)
         inputs, target = recipe.degrade(gt, generator)
-        inputs = fabric.to_device(inputs).contiguous(memory_format=torch.channels_last)
+        inputs = _channels_last(fabric.to_device(inputs))
         target = fabric.to_device(target)
         output = recipe.forward(model, inputs)
         loss, parts = criterion(output, target, progress=step / cfg.optim.steps)
@@ -252,6 +258,7 @@ def fit(
             checkpoint(done)
         if main and (done % cfg.run.validate_every == 0 or done == stop) and val_images:
             val = _validate(recipe, net, val_images, done, out, writer)
+            _train_mode(net, cfg.model.freeze)
         fabric.barrier()
     bar.close()
     seconds = elapsed + (time.perf_counter() - t0)
@@ -263,6 +270,9 @@ def fit(
             "train_seconds": round(seconds, 1),
             "val": val,
         }
+        net.eval()
+        with torch.inference_mode():
+            extra.update(recipe.finalize(net, val_images))
         save_model(out / "model.safetensors", net, extra)
     if writer is not None:
         writer.close()
@@ -270,17 +280,58 @@ def fit(
 
 
 def _init_from(net: nn.Module, path: str) -> None:
-    """Load the weights of a model file into ``net``, which must be the same network."""
+    """Load the weights of a model file into ``net``: the same network, or the base network of a
+    modulated model."""
     from restorekit.models import load_model
     from restorekit.models.weights import model_args
 
     source, _ = load_model(path)
+    base = getattr(net, "base", None)
+    if (
+        base is not None
+        and hasattr(net, "load_base")
+        and source.registry_name == getattr(base, "registry_name", None)
+    ):
+        if model_args(source) != model_args(base):
+            raise RestorekitError(
+                f"model.init {path} holds {source.registry_name} {model_args(source)}, "
+                f"the base of this run is {model_args(base)}"
+            )
+        net.load_base(source.state_dict(), source=str(path))
+        return
     if source.registry_name != net.registry_name or model_args(source) != model_args(net):
         raise RestorekitError(
             f"model.init {path} holds {source.registry_name} {model_args(source)}, "
             f"this run builds {net.registry_name} {model_args(net)}"
         )
     net.load_state_dict(source.state_dict())
+
+
+def _freeze(net: nn.Module, prefixes: list[str]) -> list[nn.Parameter]:
+    """Fix the parameters under each prefix (a submodule name); return the ones left to train."""
+    names = dict(net.named_modules())
+    for prefix in prefixes:
+        if prefix not in names:
+            raise RestorekitError(f"model.freeze: {net.registry_name} has no submodule {prefix!r}")
+        for p in names[prefix].parameters():
+            p.requires_grad_(False)
+    trainable = [p for p in net.parameters() if p.requires_grad]
+    if not trainable:
+        raise RestorekitError("model.freeze leaves no parameter to train")
+    return trainable
+
+
+def _train_mode(net: nn.Module, frozen: list[str]) -> None:
+    """Training mode, except frozen submodules (their BatchNorm statistics must not move)."""
+    net.train()
+    for prefix in frozen:
+        net.get_submodule(prefix).eval()
+
+
+def _channels_last(inputs: Any) -> Any:
+    if isinstance(inputs, torch.Tensor):
+        return inputs.contiguous(memory_format=torch.channels_last) if inputs.ndim == 4 else inputs
+    return type(inputs)(_channels_last(v) for v in inputs)
 
 
 def _validation_images(cfg: TrainConfig) -> list[torch.Tensor]:
