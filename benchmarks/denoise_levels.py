@@ -42,7 +42,7 @@ import numpy as np
 import torch
 
 from restorekit.eval import run_benchmark
-from restorekit.eval.benchmark import BenchmarkResult
+from restorekit.eval.benchmark import BenchmarkResult, MethodRun
 from restorekit.models import describe
 from restorekit.models.control import LevelCalibration, denoise_learned, load_denoiser
 from restorekit.reports import markdown_table
@@ -91,6 +91,10 @@ def _shipped(channels: int) -> Callable:
     return lambda x, s: denoise_learned(x, sigma=s * 255)
 
 
+#: ``--limit``: only the first N images of each dataset (a quick look, not a result)
+LIMIT: int | None = None
+
+
 def _run(
     methods: dict[str, Callable],
     folders: list[Path],
@@ -100,7 +104,12 @@ def _run(
 ) -> BenchmarkResult:
     task = SweepTask(methods)
     return run_benchmark(
-        task, folders, task.conditions(sigmas), figures_dir=figures, progress=True, limit=limit
+        task,
+        folders,
+        task.conditions(sigmas),
+        figures_dir=figures,
+        progress=True,
+        limit=limit or LIMIT,
     )
 
 
@@ -126,19 +135,19 @@ def _merge(results: list[BenchmarkResult], name: str, command: str) -> Benchmark
     )
 
 
-def part_gray(out: Path, command: str) -> dict[str, Any]:
-    folders = [DATA / "test/gray/Set12", DATA / "test/gray/BSD68"]
-    results = [_run({"learned (shipped)": _shipped(1)}, folders, SWEEP)]
-    extra: dict[str, Any] = {"models": {}}
+GRAY = [DATA / "test/gray/Set12", DATA / "test/gray/BSD68"]
+
+
+def _study_methods() -> tuple[dict[str, Callable], dict[str, Callable], dict[str, Any]]:
+    """The specialists and the modulated models of the study that are trained."""
+    models: dict[str, Any] = {}
     specialists = {}
     for s, run in SPECIALISTS.items():
         f = _model_file(run)
         if f.is_file():
             model, _ = load_denoiser(f)
             specialists[f"specialist {s:g}"] = _fixed(model, 0.0)
-            extra["models"][f"specialist {s:g}"] = describe(model, torch.rand(1, 1, 128, 128))
-    if specialists:
-        results.append(_run(specialists, folders, SWEEP))
+            models[f"specialist {s:g}"] = describe(model, torch.rand(1, 1, 128, 128))
     schemes = {}
     for name, run in SCHEMES.items():
         f = _model_file(run)
@@ -148,27 +157,39 @@ def part_gray(out: Path, command: str) -> dict[str, Any]:
                 print(f"{f}: no calibration, skipped", file=sys.stderr)
                 continue
             schemes[name] = _calibrated(model, cal)
-            extra["models"][name] = describe(model, torch.rand(1, 1, 128, 128))
-            extra["models"][name]["calibration"] = cal.to_dict()
+            models[name] = describe(model, torch.rand(1, 1, 128, 128))
+            models[name]["calibration"] = cal.to_dict()
+    return specialists, schemes, models
+
+
+def part_study(out: Path, command: str) -> dict[str, Any]:
+    """The specialists over the whole sweep, the modulated models inside 15-75."""
+    specialists, schemes, models = _study_methods()
+    results = []
+    if specialists:
+        results.append(_run(specialists, GRAY, SWEEP))
     if schemes:
-        results.append(_run(schemes, folders, [s for s in SWEEP if 15 <= s <= 75]))
+        results.append(_run(schemes, GRAY, [s for s in SWEEP if 15 <= s <= 75]))
+    merged = _merge(results, "denoise_levels_study", command)
+    return {"result": merged.to_json(), "models": models}
+
+
+def part_gray(out: Path, command: str) -> dict[str, Any]:
+    """The shipped gray model over the sweep, NLM and BM3D, and the comparison crops."""
     from restorekit.classical.denoise import DENOISERS
 
+    results = [_run({"learned (shipped)": _shipped(1)}, GRAY, SWEEP)]
     nlm = {"nlm-skimage": DENOISERS["nlm-skimage"]}
-    results.append(_run(nlm, folders, list(STUDY_LEVELS)))
-    results.append(_run({"bm3d": DENOISERS["bm3d"]}, folders, [15.0, 25.0, 50.0]))
+    results.append(_run(nlm, GRAY, list(STUDY_LEVELS)))
+    results.append(_run({"bm3d": DENOISERS["bm3d"]}, GRAY, [15.0, 25.0, 50.0]))
     # comparison crops of every method on the first BSD68 image (not timed into the tables)
-    every = {
-        "learned (shipped)": _shipped(1),
-        **specialists,
-        **schemes,
-        **nlm,
-        "bm3d": DENOISERS["bm3d"],
-    }
-    pictures = _run(every, [folders[1]], [25.0, 50.0], figures=out, limit=1)
+    specialists, schemes, _ = _study_methods()
+    every = {"learned (shipped)": _shipped(1), **specialists, **schemes, **nlm}
+    every["bm3d"] = DENOISERS["bm3d"]
+    pictures = _run(every, [GRAY[1]], [25.0, 50.0], figures=out, limit=1)
     merged = _merge(results, "denoise_levels_gray", command)
     merged.figures = pictures.figures
-    return {"result": merged.to_json(), "markdown": merged.to_markdown(), **extra}
+    return {"result": merged.to_json()}
 
 
 def part_color(out: Path, command: str) -> dict[str, Any]:
@@ -183,7 +204,7 @@ def part_color(out: Path, command: str) -> dict[str, Any]:
     pictures = _run(every, [folders[0]], [25.0], figures=out, limit=1)
     merged = _merge(results, "denoise_levels_color", command)
     merged.figures = pictures.figures
-    return {"result": merged.to_json(), "markdown": merged.to_markdown()}
+    return {"result": merged.to_json()}
 
 
 def _bsd68(sigma: float) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -192,7 +213,7 @@ def _bsd68(sigma: float) -> list[tuple[torch.Tensor, torch.Tensor]]:
 
     rng = np.random.RandomState(0)
     pairs = []
-    for p in list_images(DATA / "test/gray/BSD68"):
+    for p in list_images(DATA / "test/gray/BSD68")[:LIMIT]:
         clean = read_image(p, mode="gray").double()
         noisy = clean + sigma / 255 * torch.from_numpy(rng.randn(*clean.shape))
         pairs.append((clean, noisy))
@@ -277,7 +298,13 @@ def part_notes(out: Path, command: str) -> dict[str, Any]:
     }
 
 
-PARTS = {"gray": part_gray, "color": part_color, "control": part_control, "notes": part_notes}
+PARTS = {
+    "gray": part_gray,
+    "study": part_study,
+    "color": part_color,
+    "control": part_control,
+    "notes": part_notes,
+}
 
 
 def _cell(res: dict, dataset: str, sigma: float, method: str, metric: str = "psnr") -> float | None:
@@ -304,6 +331,15 @@ def _plot(res: dict, dataset: str, path: Path) -> None:
         if pts:
             style = "o" if len(pts) < 5 else ".-"
             ax.plot(*zip(*pts, strict=True), style, label=method, markersize=5)
+    others = [
+        v
+        for method in res["methods"]
+        if not method.startswith("specialist")
+        for v in (_cell(res, dataset, s, method) for s in SWEEP)
+        if v is not None
+    ]
+    if others:  # specialists far from their level would squash the interesting range
+        ax.set_ylim(bottom=min(others) - 1.5)
     ax.set_xlabel("sigma (0..255)")
     ax.set_ylabel("PSNR (dB)")
     ax.set_title(f"{dataset}: PSNR versus noise level")
@@ -314,12 +350,11 @@ def _plot(res: dict, dataset: str, path: Path) -> None:
     plt.close(fig)
 
 
-def _study_section(gray: dict) -> list[str]:
-    res = gray["result"]
+def _study_section(res: dict, models: dict) -> list[str]:
     spec = {s: f"specialist {s:g}" for s in STUDY_LEVELS}
     if not all(m in res["methods"] for m in spec.values()):
         return ["The study runs (configs/denoise/levels) are not all trained yet.", ""]
-    base = gray["models"][spec[15.0]]
+    base = models[spec[15.0]]
     rows = []
     for scheme in ("adafm", "ftn", "dni"):
         if scheme not in res["methods"]:
@@ -328,7 +363,7 @@ def _study_section(gray: dict) -> list[str]:
         for s in STUDY_LEVELS:
             v, ref = _cell(res, "BSD68", s, scheme), _cell(res, "BSD68", s, spec[s])
             gaps.append(v - ref)
-        m = gray["models"][scheme]
+        m = models[scheme]
         rows.append(
             [
                 scheme,
@@ -363,6 +398,65 @@ def _study_section(gray: dict) -> list[str]:
     ]
 
 
+def _sweep_tables(res: BenchmarkResult, key: str) -> list[str]:
+    """Per dataset: PSNR and SSIM with a row per sigma and a column per method; then speed."""
+    md = [
+        f"## {key.capitalize()}: PSNR / SSIM versus sigma",
+        "",
+        f"Convention: {res.convention}",
+        "",
+    ]
+    m, v = res.machine, res.versions
+    md += [
+        f"Machine: {m['cpu']}, {m['cpu_count']} cores, {m['ram_gb']} GB RAM, Python "
+        f"{m['python']}; "
+        + ", ".join(f"{k} {x}" for k, x in v.items() if x != "not installed")
+        + f". Date: {res.date}.",
+        "",
+    ]
+    sigmas = sorted({float(c.split("=")[1]) for c in res.conditions})
+    for d in res.datasets:
+        for metric, fmt in (("psnr", "{:.2f}"), ("ssim", "{:.4f}")):
+            rows = []
+            for s in sigmas:
+                row: list[object] = [f"{s:g}"]
+                for meth in res.methods:
+                    r = res.run_for(d, f"sigma={s:g}", meth)
+                    row.append(fmt.format(r.metrics[metric]) if r else "-")
+                rows.append(row)
+            unit = " (dB)" if metric == "psnr" else ""
+            md += [
+                f"### {d}: {metric}{unit}",
+                "",
+                markdown_table(["sigma", *res.methods], rows),
+                "",
+            ]
+    rows = []
+    for meth in res.methods:
+        sp = res.speed(meth)
+        rows.append([meth, f"{sp['median']:.3g}", f"{sp['q25']:.3g} - {sp['q75']:.3g}", sp["runs"]])
+    md += [
+        f"### {key.capitalize()}: speed (one torch thread)",
+        "",
+        "Megapixels of output per second over every image timed, median and quartiles (one call "
+        "per image after an untimed warm-up).",
+        "",
+        markdown_table(["method", "MP/s median", "MP/s IQR", "images"], rows),
+        "",
+    ]
+    md += [f"![{Path(f).stem}]({Path(f).name})" for f in res.figures] + [""]
+    return md
+
+
+def _from_json(d: dict[str, Any]) -> BenchmarkResult:
+    runs = [
+        MethodRun(**{k: r[k] for k in MethodRun.__dataclass_fields__ if k in r}) for r in d["runs"]
+    ]
+    fields = {k: d[k] for k in BenchmarkResult.__dataclass_fields__ if k in d and k != "runs"}
+    fields["metric_names"] = tuple(fields["metric_names"])
+    return BenchmarkResult(runs=runs, **fields)
+
+
 def report(out: Path) -> None:
     folder = out / "denoise_levels"
     parts = {
@@ -373,19 +467,31 @@ def report(out: Path) -> None:
     md = [
         "# Continuous-level denoising",
         "",
-        "Reproduce: see the usage in `benchmarks/denoise_levels.py`.",
+        "Reproduce: see the usage in `benchmarks/denoise_levels.py`. Every method ran with one "
+        "torch thread (speeds are per core).",
         "",
     ]
-    for key in ("gray", "color"):
-        if key in parts:
-            res = parts[key]["result"]
-            for d in res["datasets"]:
-                png = out / f"denoise_levels-{d}.png"
-                _plot(res, d, png)
-            md += [parts[key]["markdown"].replace("# Benchmark: ", "## Sweep: "), ""]
-            md += [f"![{d}](denoise_levels-{d}.png)" for d in res["datasets"]] + [""]
-    if "gray" in parts:
-        md += _study_section(parts["gray"])
+    tables = {
+        "gray": [parts[k]["result"] for k in ("gray", "study") if k in parts],
+        "color": [parts["color"]["result"]] if "color" in parts else [],
+    }
+    for key, found in tables.items():
+        if not found:
+            continue
+        merged = _merge([_from_json(r) for r in found], f"denoise levels ({key})", "")
+        merged.figures = [f for r in found for f in r.get("figures", [])]
+        merged.machine, merged.versions, merged.date = (
+            found[0]["machine"],
+            found[0]["versions"],
+            found[0]["date"],
+        )
+        res = merged.to_json()
+        for d in res["datasets"]:
+            _plot(res, d, out / f"denoise_levels-{d}.png")
+        md += _sweep_tables(merged, key)
+        md += [f"![{d}](denoise_levels-{d}.png)" for d in res["datasets"]] + [""]
+        if key == "gray" and "study" in parts:
+            md += _study_section(res, parts["study"]["models"])
     if "control" in parts:
         c = parts["control"]
         rows = [
@@ -474,7 +580,10 @@ def main() -> None:
     ap.add_argument("--part", action="append", choices=list(PARTS), default=[])
     ap.add_argument("--report", action="store_true", help="merge the parts into the report")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    ap.add_argument("--limit", type=int, default=None, help="first N images (a quick look)")
     args = ap.parse_args()
+    global LIMIT
+    LIMIT = args.limit
     torch.set_num_threads(1)
     out = Path(args.out)
     command = "python benchmarks/denoise_levels.py " + shlex.join(sys.argv[1:])

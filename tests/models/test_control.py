@@ -69,3 +69,15 @@ def test_denoise_learned_sigma_or_level():
         denoise_learned(x, sigma=40, model=net)
     with pytest.raises(RestorekitError, match=r"level \(alpha\) must be in \[0, 1\], got 2"):
         denoise_learned(x, level=2.0, model=net)
+
+
+def test_large_images_are_tiled_without_seams():
+    torch.manual_seed(0)
+    net = build("unet-denoiser", channels=[8, 16, 16], blocks=1, conditional=True).eval()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    x = torch.rand(1, 1, 300, 260)
+    whole = denoise_learned(x, level=0.4, model=net, tile=0)
+    parts = denoise_learned(x, level=0.4, model=net, tile=96)
+    assert (whole - parts).abs().max() < 1e-5

@@ -232,7 +232,7 @@ def cmd_calibrate(args: argparse.Namespace) -> None:
     from safetensors.torch import save
 
     from restorekit.data import ImageBank
-    from restorekit.models.control import calibrate_levels, load_denoiser
+    from restorekit.models.control import calibrate_levels, center_crop, load_denoiser
     from restorekit.models.weights import atomic_write_bytes, read_safetensors
 
     lo, hi = (float(v) for v in args.sigma)
@@ -240,8 +240,11 @@ def cmd_calibrate(args: argparse.Namespace) -> None:
         raise RestorekitError(f"--sigma needs LO HI with 0 < LO < HI <= 255, got {lo:g} {hi:g}")
     model, _ = load_denoiser(args.model)
     mode = "gray" if model.in_channels == 1 else "rgb"
-    bank = ImageBank(args.data, mode=mode)
-    crops = [x[None, :, : args.crop, : args.crop] for x in bank.images]
+    if args.holdout:
+        bank = ImageBank(args.data, mode=mode, holdout=args.holdout, split="holdout")
+    else:
+        bank = ImageBank(args.data, mode=mode)
+    crops = [center_crop(x[None], args.crop) for x in bank.images]
     grid = sorted({lo, hi, *[float(v) for v in range(5, 256, 5) if lo < v < hi]})
     cal = calibrate_levels(
         model, crops, grid, source=f"{len(crops)} crops of {args.data}", progress=print

@@ -133,7 +133,13 @@ def _build_parser() -> argparse.ArgumentParser:
         "--sigma", nargs=2, type=float, required=True, metavar=("LO", "HI"), help="0..255 range"
     )
     p.add_argument(
-        "--crop", type=int, default=128, help="use the top-left CROP x CROP of each image"
+        "--crop", type=int, default=128, help="use the central CROP x CROP of each image"
+    )
+    p.add_argument(
+        "--holdout",
+        type=int,
+        default=0,
+        help="use only every N-th image of --data (the held-out split of a training folder)",
     )
     p.add_argument("--out", default=None, help="write to this file instead of updating MODEL")
 

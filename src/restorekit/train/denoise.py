@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from restorekit.models.control import _noisy_set, calibrate_levels, level_psnr
+from restorekit.models.control import _noisy_set, calibrate_levels, center_crop, level_psnr
 from restorekit.train.config import TrainConfig
 
 __all__ = ["DenoiseRecipe"]
@@ -119,7 +119,7 @@ class DenoiseRecipe:
         else:
             return extra
         if images:
-            crops = [_center_crop(x, _CALIBRATION_CROP) for x in images]
+            crops = [center_crop(x, _CALIBRATION_CROP) for x in images]
             grid = _sigma_grid(lo, hi)
             cal = calibrate_levels(model, crops, grid, source=f"{len(crops)} validation crops")
             extra["calibration"] = cal.to_dict()
@@ -130,12 +130,6 @@ def _sigma_grid(lo: float, hi: float, step: float = 5.0) -> list[float]:
     """lo, the multiples of ``step`` strictly between, hi."""
     inner = [k * step for k in range(int(lo // step) + 1, int(-(-hi // step)))]
     return [lo, *[s for s in inner if lo < s < hi], hi]
-
-
-def _center_crop(x: torch.Tensor, size: int) -> torch.Tensor:
-    H, W = x.shape[-2:]
-    i, j = max(0, (H - size) // 2), max(0, (W - size) // 2)
-    return x[..., i : i + size, j : j + size]
 
 
 def _base_sigma(path: str) -> float | None:
