@@ -175,6 +175,10 @@ def test_recipe_levels_and_sigma_grid():
         140,
         140.25,
     ]
+    log = DenoiseRecipe(sigma=(5.0, 80.0), sampling="log").draw_sigma(4000, g)
+    # log-uniform: a quarter of the draws in each factor-of-two band
+    assert abs(float(((log >= 5) & (log < 10)).float().mean()) - 0.25) < 0.03
+    assert abs(float(((log >= 40) & (log <= 80)).float().mean()) - 0.25) < 0.03
     (noisy, level), target = r.degrade(torch.full((64, 1, 16, 16), 0.5), g)
     residual_std = (noisy - target).flatten(1).std(dim=1) * 255
     assert torch.allclose(residual_std, 5 + 70 * level, rtol=0.25)

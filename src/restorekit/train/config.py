@@ -83,6 +83,9 @@ class DataConfig:
     mining: MiningConfig | None = None
     #: denoise: the noise sigma on the 0..255 scale, one value or a [lo, hi] uniform range
     sigma: list[float] = field(default_factory=list)
+    #: denoise: how a [lo, hi] range is sampled: "uniform", or "log" (log-uniform: as many patches
+    #: between 5 and 10 as between 35 and 70, so the low levels weigh more in the loss)
+    sigma_sampling: str = "uniform"
     #: denoise: the control level (alpha) the network is trained at; empty: a conditional model
     #: is told each patch's sigma, any other network level 0
     level: float | None = None
@@ -256,6 +259,12 @@ def _validate(cfg: TrainConfig) -> None:
             all(v >= 0 for v in s) and s == sorted(s),
             f"data.sigma must be >= 0 and [lo, hi], got {s}",
         )
+    need(
+        cfg.data.sigma_sampling in ("uniform", "log"),
+        f"data.sigma_sampling must be 'uniform' or 'log', got {cfg.data.sigma_sampling!r}",
+    )
+    if cfg.data.sigma_sampling == "log" and cfg.data.sigma:
+        need(min(cfg.data.sigma) > 0, "data.sigma_sampling 'log' needs sigma > 0")
     if cfg.data.level is not None:
         need(0 <= cfg.data.level <= 1, f"data.level must be in [0, 1], got {cfg.data.level}")
     for name in cfg.loss.options:

@@ -37,6 +37,8 @@ class DenoiseRecipe:
     sigma_range: tuple[float, float] = (0.0, 75.0)
     #: the noise levels that level 0 and level 1 stand for in a modulated model (from its base)
     modulation_sigmas: tuple[float, float] | None = None
+    #: "uniform" or "log" sampling of a sigma range
+    sampling: str = "uniform"
 
     @classmethod
     def from_config(cls, cfg: TrainConfig) -> DenoiseRecipe:
@@ -55,6 +57,7 @@ class DenoiseRecipe:
             conditional=bool(getattr(probe, "conditional", False)),
             sigma_range=tuple(getattr(probe, "sigma_range", (0.0, 75.0))),
             modulation_sigmas=modulation,
+            sampling=cfg.data.sigma_sampling,
         )
 
     def level_of(self, sigma: torch.Tensor) -> torch.Tensor:
@@ -70,7 +73,10 @@ class DenoiseRecipe:
         if len(self.sigma) == 1:
             return torch.full((batch,), self.sigma[0])
         lo, hi = self.sigma
-        return lo + (hi - lo) * torch.rand(batch, generator=generator)
+        u = torch.rand(batch, generator=generator)
+        if self.sampling == "log":
+            return lo * (hi / lo) ** u
+        return lo + (hi - lo) * u
 
     def degrade(
         self, target: torch.Tensor, generator: torch.Generator
