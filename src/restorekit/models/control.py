@@ -248,7 +248,7 @@ def denoise_learned(
         return model(t.float().contiguous(memory_format=torch.channels_last), level).contiguous()
 
     with torch.no_grad():
-        if tile and H * W > tile * tile:
+        if tile and tile * tile < H * W:
             multiple = getattr(_backbone(model), "multiple", 1)
             out = tiled(run, x, tile=tile, overlap=TILE_OVERLAP, multiple=multiple)
         else:
