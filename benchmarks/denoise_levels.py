@@ -406,14 +406,7 @@ def _sweep_tables(res: BenchmarkResult, key: str) -> list[str]:
         f"Convention: {res.convention}",
         "",
     ]
-    m, v = res.machine, res.versions
-    md += [
-        f"Machine: {m['cpu']}, {m['cpu_count']} cores, {m['ram_gb']} GB RAM, Python "
-        f"{m['python']}; "
-        + ", ".join(f"{k} {x}" for k, x in v.items() if x != "not installed")
-        + f". Date: {res.date}.",
-        "",
-    ]
+    md += [res.provenance(), ""]
     sigmas = sorted({float(c.split("=")[1]) for c in res.conditions})
     for d in res.datasets:
         for metric, fmt in (("psnr", "{:.2f}"), ("ssim", "{:.4f}")):

@@ -14,8 +14,9 @@ from PIL import Image
 from restorekit.errors import RestorekitError
 from restorekit.models import load_model
 from restorekit.models.control import load_denoiser
+from restorekit.models.control import sigma_grid as _sigma_grid
 from restorekit.train import load_config, run_config
-from restorekit.train.denoise import DenoiseRecipe, _sigma_grid
+from restorekit.train.denoise import DenoiseRecipe
 
 pytest.importorskip("lightning_fabric")
 

@@ -232,7 +232,12 @@ def cmd_calibrate(args: argparse.Namespace) -> None:
     from safetensors.torch import save
 
     from restorekit.data import ImageBank
-    from restorekit.models.control import calibrate_levels, center_crop, load_denoiser
+    from restorekit.models.control import (
+        calibrate_levels,
+        center_crop,
+        load_denoiser,
+        sigma_grid,
+    )
     from restorekit.models.weights import atomic_write_bytes, read_safetensors
 
     lo, hi = (float(v) for v in args.sigma)
@@ -245,7 +250,7 @@ def cmd_calibrate(args: argparse.Namespace) -> None:
     else:
         bank = ImageBank(args.data, mode=mode)
     crops = [center_crop(x[None], args.crop) for x in bank.images]
-    grid = sorted({lo, hi, *[float(v) for v in range(5, 256, 5) if lo < v < hi]})
+    grid = sigma_grid(lo, hi)
     cal = calibrate_levels(
         model, crops, grid, source=f"{len(crops)} crops of {args.data}", progress=print
     )

@@ -91,20 +91,22 @@ class BenchmarkResult:
         }
         return d
 
+    def provenance(self) -> str:
+        """The machine, the library versions and the date, as one sentence for reports."""
+        m, v = self.machine, self.versions
+        return (
+            f"Machine: {m['cpu']}, {m['cpu_count']} cores ({m['torch_threads']} torch threads), "
+            f"{m['ram_gb']} GB RAM, Python {m['python']}; "
+            + ", ".join(f"{k} {val}" for k, val in v.items() if val != "not installed")
+            + f". Date: {self.date}."
+        )
+
     def to_markdown(self) -> str:
         cols = [(d, c) for d in self.datasets for c in self.conditions]
         out = [f"# Benchmark: {self.task}", "", f"Convention: {self.convention}", ""]
         if self.command:
             out += [f"Reproduce: `{self.command}`", ""]
-        m = self.machine
-        v = self.versions
-        out += [
-            f"Machine: {m['cpu']}, {m['cpu_count']} cores ({m['torch_threads']} torch threads), "
-            f"{m['ram_gb']} GB RAM, Python {m['python']}; "
-            + ", ".join(f"{k} {val}" for k, val in v.items() if val != "not installed")
-            + f". Date: {self.date}.",
-            "",
-        ]
+        out += [self.provenance(), ""]
         for metric in self.metric_names:
             unit = " (dB)" if "psnr" in metric else ""
             headers = ["method", *[f"{d} {c}" for d, c in cols]]

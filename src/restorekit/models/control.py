@@ -114,6 +114,17 @@ def load_denoiser(path: str | Any) -> tuple[nn.Module, LevelCalibration | None]:
     return model, (LevelCalibration.from_dict(cal) if isinstance(cal, dict) else None)
 
 
+def sigma_grid(lo: float, hi: float, step: float = 5.0) -> list[float]:
+    """The calibration grid: ``lo``, the multiples of ``step`` strictly between, ``hi``.
+
+    Example:
+        >>> sigma_grid(12, 31)
+        [12, 15.0, 20.0, 25.0, 30.0, 31]
+    """
+    inner = [k * step for k in range(int(lo // step) + 1, int(-(-hi // step)))]
+    return [lo, *[s for s in inner if lo < s < hi], hi]
+
+
 def center_crop(x: torch.Tensor, size: int) -> torch.Tensor:
     """The central ``size x size`` of an image (all of a side shorter than ``size``)."""
     H, W = x.shape[-2:]

@@ -18,7 +18,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from restorekit.models.control import _noisy_set, calibrate_levels, center_crop, level_psnr
+from restorekit.models.control import (
+    _noisy_set,
+    calibrate_levels,
+    center_crop,
+    level_psnr,
+    sigma_grid,
+)
 from restorekit.train.config import TrainConfig
 
 __all__ = ["DenoiseRecipe"]
@@ -126,16 +132,10 @@ class DenoiseRecipe:
             return extra
         if images:
             crops = [center_crop(x, _CALIBRATION_CROP) for x in images]
-            grid = _sigma_grid(lo, hi)
+            grid = sigma_grid(lo, hi)
             cal = calibrate_levels(model, crops, grid, source=f"{len(crops)} validation crops")
             extra["calibration"] = cal.to_dict()
         return extra
-
-
-def _sigma_grid(lo: float, hi: float, step: float = 5.0) -> list[float]:
-    """lo, the multiples of ``step`` strictly between, hi."""
-    inner = [k * step for k in range(int(lo // step) + 1, int(-(-hi // step)))]
-    return [lo, *[s for s in inner if lo < s < hi], hi]
 
 
 def _base_sigma(path: str) -> float | None:
