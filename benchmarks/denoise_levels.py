@@ -5,11 +5,12 @@ Parts (each writes ``<out>/denoise_levels/<part>.json``; ``--report`` merges wha
 two cores: every method runs with one torch thread, so speeds are per core and comparable.
 
 - ``gray``: Set12 and BSD68 at sigma 5, 10, ..., 75: the shipped gray model (through its
-  calibration), the per-level specialists at 15 / 25 / 50 / 75 of the study backbone, each
-  modulation scheme (AdaFM, FTN, DNI, through their calibrations, inside 15-75), NLM
-  (scikit-image) at 15 / 25 / 50 / 75, and BM3D given the true sigma at 15 / 25 / 50.
-- ``color``: CBSD68 and Kodak24 at sigma 5, ..., 75: the shipped colour model, NLM at 15 / 25 /
-  50 / 75, CBM3D at 25 on CBSD68.
+  calibration; at 15 / 25 / 50 also with the x8 self-ensemble), the per-level specialists at
+  15 / 25 / 50 / 75 of the study backbone, each modulation scheme (AdaFM, FTN, DNI, through their
+  calibrations, inside 15-75), NLM (scikit-image) at 15 / 25 / 50 / 75, and BM3D given the true
+  sigma at 15 / 25 / 50.
+- ``color``: CBSD68 and Kodak24 at sigma 5, ..., 75: the shipped colour model (and its x8
+  self-ensemble at 15 / 25 / 50), NLM at 15 / 25 / 50 / 75, CBM3D at 25 on CBSD68.
 - ``control``: on BSD68, the shipped gray model at the calibrated level versus the best level
   found on BSD68 itself (``--sigma S`` through the calibration), and ``--sigma auto``: the error
   of both noise estimators at each sigma and the PSNR when denoising with the estimate.
@@ -87,8 +88,8 @@ def _fixed(model: torch.nn.Module, level: float) -> Callable:
     return lambda x, s: denoise_learned(x, level=level, model=model)
 
 
-def _shipped(channels: int) -> Callable:
-    return lambda x, s: denoise_learned(x, sigma=s * 255)
+def _shipped(ensemble: int = 1) -> Callable:
+    return lambda x, s: denoise_learned(x, sigma=s * 255, ensemble=ensemble)
 
 
 #: ``--limit``: only the first N images of each dataset (a quick look, not a result)
@@ -178,13 +179,14 @@ def part_gray(out: Path, command: str) -> dict[str, Any]:
     """The shipped gray model over the sweep, NLM and BM3D, and the comparison crops."""
     from restorekit.classical.denoise import DENOISERS
 
-    results = [_run({"learned (shipped)": _shipped(1)}, GRAY, SWEEP)]
+    results = [_run({"learned (shipped)": _shipped()}, GRAY, SWEEP)]
+    results.append(_run({"learned x8": _shipped(8)}, GRAY, [15.0, 25.0, 50.0]))
     nlm = {"nlm-skimage": DENOISERS["nlm-skimage"]}
     results.append(_run(nlm, GRAY, list(STUDY_LEVELS)))
     results.append(_run({"bm3d": DENOISERS["bm3d"]}, GRAY, [15.0, 25.0, 50.0]))
     # comparison crops of every method on the first BSD68 image (not timed into the tables)
     specialists, schemes, _ = _study_methods()
-    every = {"learned (shipped)": _shipped(1), **specialists, **schemes, **nlm}
+    every = {"learned (shipped)": _shipped(), **specialists, **schemes, **nlm}
     every["bm3d"] = DENOISERS["bm3d"]
     pictures = _run(every, [GRAY[1]], [25.0, 50.0], figures=out, limit=1)
     merged = _merge(results, "denoise_levels_gray", command)
@@ -196,11 +198,12 @@ def part_color(out: Path, command: str) -> dict[str, Any]:
     from restorekit.classical.denoise import DENOISERS
 
     folders = [DATA / "test/color/CBSD68", DATA / "test/color/Kodak24"]
-    results = [_run({"learned (shipped)": _shipped(3)}, folders, SWEEP)]
+    results = [_run({"learned (shipped)": _shipped()}, folders, SWEEP)]
+    results.append(_run({"learned x8": _shipped(8)}, folders, [15.0, 25.0, 50.0]))
     nlm = {"nlm-skimage": DENOISERS["nlm-skimage"]}
     results.append(_run(nlm, folders, list(STUDY_LEVELS)))
     results.append(_run({"cbm3d": DENOISERS["bm3d"]}, [folders[0]], [25.0]))
-    every = {"learned (shipped)": _shipped(3), **nlm, "cbm3d": DENOISERS["bm3d"]}
+    every = {"learned (shipped)": _shipped(), **nlm, "cbm3d": DENOISERS["bm3d"]}
     pictures = _run(every, [folders[0]], [25.0], figures=out, limit=1)
     merged = _merge(results, "denoise_levels_color", command)
     merged.figures = pictures.figures

@@ -74,6 +74,16 @@ def test_sixteen_bit_output_round_trip(tmp_path):
     assert np.asarray(Image.open(out)).dtype == np.uint16
 
 
+def test_self_ensemble_is_better_than_one_pass(tmp_path):
+    src, clean = _noisy(tmp_path, "gray", 25)
+    scores = {}
+    for n in ("1", "8"):
+        out = tmp_path / f"x{n}.png"
+        assert main(["denoise", str(src), str(out), "--sigma", "25", "--ensemble", n]) == 0
+        scores[n] = _psnr(read_image(out), clean)
+    assert scores["8"] > scores["1"] + 0.02, scores
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
@@ -85,6 +95,7 @@ def test_sixteen_bit_output_round_trip(tmp_path):
         ([], "give the noise level"),
         (["--sigma", "many"], "--sigma must be a number"),
         (["--method", "bm3d", "--level", "0.5"], "--level needs --method learned"),
+        (["--method", "bm3d", "--sigma", "25", "--ensemble", "8"], "--ensemble needs --method"),
         (["--method", "bm4d", "--sigma", "5"], "unknown denoise method 'bm4d'"),
     ],
 )

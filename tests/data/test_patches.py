@@ -7,6 +7,7 @@ import torch
 
 from helpers import DATA
 from restorekit.data import HardPatchMiner, ImageBank, color_augment, dihedral, sample_patches
+from restorekit.data.patches import dihedral_inverse
 from restorekit.errors import RestorekitError
 
 
@@ -15,6 +16,12 @@ def _bank() -> ImageBank:
     return ImageBank.from_tensors(
         [torch.rand(3, 40, 50, generator=g), torch.rand(3, 33, 35, generator=g)]
     )
+
+
+def test_dihedral_inverse_undoes_each_symmetry():
+    x = torch.arange(12.0).reshape(1, 3, 4)
+    for k in range(8):
+        assert torch.equal(dihedral_inverse(dihedral(x, k), k), x), k
 
 
 def test_dihedral_gives_the_eight_symmetries():

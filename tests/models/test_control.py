@@ -81,3 +81,22 @@ def test_large_images_are_tiled_without_seams():
     whole = denoise_learned(x, level=0.4, model=net, tile=0)
     parts = denoise_learned(x, level=0.4, model=net, tile=96)
     assert (whole - parts).abs().max() < 1e-5
+
+
+def test_self_ensemble_averages_the_symmetries():
+    torch.manual_seed(0)
+    net = build("unet-denoiser", channels=[8, 16], blocks=1, conditional=True).eval()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    x = torch.rand(1, 1, 36, 52)
+    one = denoise_learned(x, level=0.3, model=net)
+    assert torch.equal(one, denoise_learned(x, level=0.3, model=net, ensemble=1))
+    transposed = denoise_learned(x.transpose(-1, -2), level=0.3, model=net).transpose(-1, -2)
+    two = denoise_learned(x, level=0.3, model=net, ensemble=2)
+    assert torch.allclose(two, (one + transposed) / 2, atol=1e-6)
+    assert not torch.allclose(one, transposed, atol=1e-4)  # the network is not symmetric itself
+    eight = denoise_learned(x, level=0.3, model=net, ensemble=8, tile=24)  # tiled, too
+    assert eight.shape == x.shape and (eight - two).abs().max() > 1e-5
+    with pytest.raises(RestorekitError, match="ensemble must be 1, 2, 4 or 8 symmetries, got 3"):
+        denoise_learned(x, level=0.3, model=net, ensemble=3)

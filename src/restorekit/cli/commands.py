@@ -170,7 +170,7 @@ def _parse_sigma(value: str | None) -> float | str | None:
 
 
 def cmd_denoise(args: argparse.Namespace) -> None:
-    """``restorekit denoise IN OUT --sigma S|auto [--level A] [--method learned] [--model F]``."""
+    """``restorekit denoise IN OUT --sigma S|auto|--level A [--method M] [--ensemble N]``."""
     from restorekit.classical.denoise import DENOISERS
 
     sigma = _parse_sigma(args.sigma)
@@ -188,8 +188,9 @@ def cmd_denoise(args: argparse.Namespace) -> None:
         raise RestorekitError(
             "give the noise level: --sigma S (0..255), --sigma auto, or --level A"
         )
-    if args.model is not None and not learned:
-        raise RestorekitError("--model needs --method learned")
+    for flag, given in (("--model", args.model is not None), ("--ensemble", args.ensemble > 1)):
+        if given and not learned:
+            raise RestorekitError(f"{flag} needs --method learned")
     custom = None
     if args.model is not None:
         from restorekit.models.control import load_denoiser
@@ -218,9 +219,9 @@ def cmd_denoise(args: argparse.Namespace) -> None:
             raise RestorekitError(
                 f"'{src}' has {x.shape[1]} channel(s); the model takes {model.in_channels}"
             )
-        if args.level is not None:
-            return denoise_learned(x, level=args.level, model=model).clamp(0, 1)
-        return denoise_learned(x, sigma=s, model=model, calibration=cal).clamp(0, 1)
+        steer = {"level": args.level} if args.level is not None else {"sigma": s}
+        out = denoise_learned(x, **steer, model=model, calibration=cal, ensemble=args.ensemble)
+        return out.clamp(0, 1)
 
     _process(args, fn)
 

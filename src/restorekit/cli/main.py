@@ -123,6 +123,13 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--model", default=None, help="learned only: a trained denoiser model file (.safetensors)"
     )
+    p.add_argument(
+        "--ensemble",
+        type=int,
+        choices=(1, 2, 4, 8),
+        default=1,
+        help="learned only: average over N flips/transposes (N times slower, a little better)",
+    )
 
     p = sub.add_parser(
         "calibrate", help="fit a continuous-level denoiser's sigma -> level map on a folder"

@@ -115,6 +115,17 @@ def dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
     return x
 
 
+def dihedral_inverse(x: torch.Tensor, k: int) -> torch.Tensor:
+    """Undo :func:`dihedral` ``k``: ``dihedral_inverse(dihedral(x, k), k)`` is ``x``."""
+    if k & 4:
+        x = x.transpose(-1, -2)
+    if k & 2:
+        x = x.flip(-2)
+    if k & 1:
+        x = x.flip(-1)
+    return x
+
+
 def _randint(high: int, generator: torch.Generator | None) -> int:
     return int(torch.randint(high, (1,), generator=generator))
 

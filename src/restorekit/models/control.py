@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from restorekit.data.patches import dihedral, dihedral_inverse
 from restorekit.errors import RestorekitError
 
 __all__ = [
@@ -33,6 +34,10 @@ __all__ = [
 
 #: context (pixels) around each tile of a large image (see :func:`denoise_learned`)
 TILE_OVERLAP = 128
+
+#: the symmetries (``data.patches.dihedral`` codes) a self-ensemble of 1, 2, 4 or 8 averages:
+#: identity, transpose, 180-degree rotation, transposed 180-degree rotation, then the flips
+ENSEMBLE_ORDER = (0, 4, 3, 7, 1, 2, 5, 6)
 
 #: the registry names of networks called as ``model(noisy, level)``
 DENOISER_MODELS = ("dncnn", "resnet-denoiser", "ffdnet", "unet-denoiser", "modulated", "dni")
@@ -222,6 +227,7 @@ def denoise_learned(
     model: nn.Module | None = None,
     calibration: LevelCalibration | None = None,
     tile: int = 1024,
+    ensemble: int = 1,
 ) -> torch.Tensor:
     """Denoise with a continuous-level network, steered by ``sigma`` (0..255) or ``level``.
 
@@ -236,6 +242,9 @@ def denoise_learned(
         model: the network (the shipped gray or colour model for C = 1 / 3 by default).
         calibration: the sigma -> level table (the model file's, for the shipped models).
         tile: the tile side above which the image is cut into tiles (0: never).
+        ensemble: average over this many symmetries of the square (1, 2, 4 or 8; the geometric
+            self-ensemble of Lim et al. 2017, in :data:`ENSEMBLE_ORDER`): that many times slower,
+            a little better (``benchmarks/denoise_levels.py`` measures how much).
 
     Returns:
         The denoised image, same shape, not clipped.
@@ -244,6 +253,8 @@ def denoise_learned(
 
     if (sigma is None) == (level is None):
         raise RestorekitError("give the noise level (sigma) or the control level, not both")
+    if ensemble not in (1, 2, 4, 8):
+        raise RestorekitError(f"ensemble must be 1, 2, 4 or 8 symmetries, got {ensemble}")
     if model is None:
         model, calibration = load_pretrained_denoiser(x.shape[1])
     if sigma is not None:
@@ -253,17 +264,21 @@ def denoise_learned(
     from restorekit.models.tiling import tiled
 
     level = float(level)
-    B, C, H, W = x.shape
 
     def run(t: torch.Tensor) -> torch.Tensor:
         return model(t.float().contiguous(memory_format=torch.channels_last), level).contiguous()
 
-    with torch.no_grad():
-        if tile and tile * tile < H * W:
+    def whole(t: torch.Tensor) -> torch.Tensor:
+        if tile and tile * tile < t.shape[-2] * t.shape[-1]:
             multiple = getattr(_backbone(model), "multiple", 1)
-            out = tiled(run, x, tile=tile, overlap=TILE_OVERLAP, multiple=multiple)
-        else:
-            out = run(x)
+            return tiled(run, t, tile=tile, overlap=TILE_OVERLAP, multiple=multiple)
+        return run(t)
+
+    with torch.no_grad():
+        out = (
+            sum(dihedral_inverse(whole(dihedral(x, k)), k) for k in ENSEMBLE_ORDER[:ensemble])
+            / ensemble
+        )
     return out.to(x.dtype)
 
 
