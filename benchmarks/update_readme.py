@@ -108,17 +108,19 @@ def section() -> str:
         ("demosaic", "cpsnr", "Demosaicing, RGGB: CPSNR (dB), 10-pixel border, 8-bit outputs"),
         ("denoise", "psnr", "Gray denoising, Gaussian noise: PSNR (dB)"),
         ("denoise", "ssim", "Gray denoising: SSIM (Wang et al. 2004, Gaussian 11x11)"),
+        ("denoise_bsd68/denoise", "psnr", "Gray denoising, BSD68: PSNR (dB)"),
+        ("denoise_cbsd68/denoise", "psnr", "Colour denoising, CBSD68: PSNR (dB)"),
     ]
-    for task, metric, title in spec:
-        path = RESULTS / f"{task}.json"
+    for stem, metric, title in spec:
+        path = RESULTS / f"{stem}.json"
         if not path.exists():
             continue
         data = json.loads(path.read_text())
         parts += _table(data, metric, title)
         if metric != "ssim":
-            link = f"[{task}.md](benchmarks/results/{task}.md)"
+            link = f"[{stem}.md](benchmarks/results/{stem}.md)"
             parts += [f"Full table, per-image values and crops: {link}.", ""]
-        if task == "demosaic":
+        if stem == "demosaic":
             parts += _extras()
     machine = json.loads((RESULTS / "sr.json").read_text())["machine"]
     parts.append(
