@@ -128,7 +128,9 @@ def _build_parser() -> argparse.ArgumentParser:
         type=int,
         choices=(1, 2, 4, 8),
         default=1,
-        help="learned only: average over N flips/transposes (N times slower, a little better)",
+        metavar="N",
+        help="learned only: average over N = 1, 2, 4 or 8 flips/transposes (N times slower, a "
+        "little better)",
     )
 
     p = sub.add_parser(
