@@ -275,11 +275,10 @@ def denoise_learned(
         return run(t)
 
     with torch.no_grad():
-        out = (
-            sum(dihedral_inverse(whole(dihedral(x, k)), k) for k in ENSEMBLE_ORDER[:ensemble])
-            / ensemble
-        )
-    return out.to(x.dtype)
+        out = whole(x)  # ENSEMBLE_ORDER starts with the identity
+        for k in ENSEMBLE_ORDER[1:ensemble]:
+            out += dihedral_inverse(whole(dihedral(x, k)), k)
+    return (out / ensemble if ensemble > 1 else out).to(x.dtype)
 
 
 def _backbone(model: nn.Module) -> nn.Module:
