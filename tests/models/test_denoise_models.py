@@ -209,3 +209,35 @@ def test_describe_counts_parameters_and_macs():
     adafm = describe(build("modulated", **MODULATED["adafm"]), torch.rand(1, 1, 64, 64))
     plain = describe(build("unet-denoiser", channels=[8, 16]), torch.rand(1, 1, 64, 64))
     assert adafm["macs_per_pixel"] > plain["macs_per_pixel"]
+
+
+def test_a_grown_unet_computes_its_source_and_then_learns_with_its_new_channels(tmp_path):
+    args = {"channels": [8, 16], "blocks": 1, "conditional": True, "sigma_range": [5, 75]}
+    small = _perturb(build("unet-denoiser", in_channels=3, **args)).eval()
+    big = build("unet-denoiser", in_channels=3, **{**args, "channels": [12, 24], "blocks": 2})
+    big.grow_from(small)
+    x = torch.rand(2, 3, 20, 28)
+    with torch.no_grad():
+        torch.testing.assert_close(big.eval()(x, 0.3), small(x, 0.3), atol=1e-6, rtol=0)
+    # the new input channels of every kept convolution start at zero, yet get a gradient
+    big.train()
+    (big(x, 0.3) - x.flip(-1)).abs().mean().backward()
+    new_inputs = big.downs[0].weight.grad[:16, 8:]
+    assert new_inputs.abs().sum() > 0
+    assert describe(big, x)["params"] > describe(small, x)["params"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"channels": [4, 16]},
+        {"channels": [8, 16, 32]},
+        {"in_channels": 1},
+        {"sigma_range": [0, 75]},
+    ],
+)
+def test_growing_into_a_network_that_cannot_hold_the_source_is_refused(change):
+    args = {"in_channels": 3, "channels": [8, 16], "blocks": 1, "sigma_range": [5, 75]}
+    small = build("unet-denoiser", **args)
+    with pytest.raises(RestorekitError, match="cannot grow a unet-denoiser"):
+        build("unet-denoiser", **{**args, **change}).grow_from(small)

@@ -3,6 +3,7 @@ model with its calibration, and the refusals."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -143,6 +144,26 @@ def test_a_base_of_another_backbone_is_refused_as_init(tmp_path, gray_images):
     cfg = _cfg(gray_images, tmp_path / "m", mod, sigma=[50], level=1.0)
     with pytest.raises(RestorekitError, match="holds dncnn"):
         run_config(_write(tmp_path, "m", cfg), progress=False)
+
+
+def test_a_wider_deeper_run_grows_from_a_smaller_model(tmp_path, gray_images, capsys):
+    small = tmp_path / "small"
+    cfg = _cfg(gray_images, small, {"name": "unet-denoiser", "args": BACKBONE}, sigma=[15])
+    run_config(_write(tmp_path, "small", cfg), progress=False)
+    wide = {**BACKBONE, "channels": [12, 16], "blocks": 2}
+    model = {"name": "unet-denoiser", "args": wide, "init": str(small / "model.safetensors")}
+    cfg = _cfg(gray_images, tmp_path / "wide", model, sigma=[15])
+    cfg["optim"].update(steps=1, lr=1e-9)
+    result = run_config(_write(tmp_path, "wide", cfg), progress=False)
+    err = capsys.readouterr().err
+    assert re.search(r"grew .*'channels': \[8, 16\].* into .*'channels': \[12, 16\]", err), err
+    # one negligible step from the start: the grown network computes the small one
+    source, _ = load_model(small / "model.safetensors")
+    grown, _ = load_model(tmp_path / "wide" / "model.safetensors")
+    x = torch.rand(1, 1, 24, 24)
+    with torch.no_grad():
+        torch.testing.assert_close(grown(x), source(x), atol=1e-5, rtol=0)
+    assert result.steps == 1 and grown.widths() == ((12, 16), 2)
 
 
 def test_recipe_levels_and_sigma_grid():

@@ -244,6 +244,11 @@ class FFDNet(_Denoiser):
         layers += [nn.ReLU(True), _zero_(nn.Conv2d(channels, packed, 3, padding=1))]
         self.body = nn.Sequential(*layers)
 
+    def widths(self) -> tuple[tuple[int, ...], int]:
+        """The channels of each level and the blocks per level."""
+        levels = [*self.down_levels, self.bottom]
+        return tuple(lv[0].body[0].out_channels for lv in levels), len(self.bottom)
+
     def estimate_noise(self, x: torch.Tensor, level: float | torch.Tensor) -> torch.Tensor:
         z = F.pixel_unshuffle(x, 2)  # (B, 4C, H/2, W/2): each 2x2 block in the channels
         if self.conditional:
@@ -305,6 +310,11 @@ class UNetDenoiser(_Denoiser):
         self.up_levels = nn.ModuleList(_Level(c, blocks) for c in channels[:-1])
         self.tail = _zero_(nn.Conv2d(channels[0], packed, 3, padding=1))
 
+    def widths(self) -> tuple[tuple[int, ...], int]:
+        """The channels of each level and the blocks per level."""
+        levels = [*self.down_levels, self.bottom]
+        return tuple(lv[0].body[0].out_channels for lv in levels), len(self.bottom)
+
     def estimate_noise(self, x: torch.Tensor, level: float | torch.Tensor) -> torch.Tensor:
         z = F.pixel_unshuffle(x, 2)  # (B, 4C, H/2, W/2)
         if self.conditional:
@@ -321,3 +331,50 @@ class UNetDenoiser(_Denoiser):
         ):
             z = level_blocks(up(z) + skip)
         return F.pixel_shuffle(self.tail(z), 2)
+
+    def grow_from(self, source: UNetDenoiser) -> None:
+        """Start from a trained, narrower or shallower U-Net and compute exactly its function.
+
+        Each level of ``self`` must have at least the source's channels and blocks (same input,
+        levels, conditioning and sigma range). The source's weights fill the leading channels; the
+        weights from a new channel into an old one are zero, so the new channels (randomly
+        initialised) change nothing until training teaches them to; the blocks beyond the
+        source's are residual blocks whose last convolution is zero, the identity.
+        """
+        mine, theirs = self.widths(), source.widths()
+        if (
+            any(
+                getattr(self, k) != getattr(source, k)
+                for k in ("in_channels", "conditional", "sigma_range")
+            )
+            or len(mine[0]) != len(theirs[0])
+            or any(a < b for a, b in zip(mine[0], theirs[0], strict=True))
+            or mine[1] < theirs[1]
+        ):
+            raise RestorekitError(
+                f"cannot grow a unet-denoiser of (channels, blocks) {theirs} into {mine}: it "
+                "needs the same input, levels, conditioning and sigma range, and no fewer "
+                "channels or blocks"
+            )
+        old = dict(source.named_modules())
+        with torch.no_grad():
+            for name, module in self.named_modules():
+                if not isinstance(module, nn.Conv2d | nn.ConvTranspose2d):
+                    continue
+                if name in old:
+                    _embed_conv(module, old[name])
+                elif name.endswith(".body.3"):  # the last convolution of a new residual block
+                    _zero_(module)
+
+
+def _embed_conv(big: nn.Conv2d | nn.ConvTranspose2d, small: nn.Conv2d | nn.ConvTranspose2d) -> None:
+    """Copy ``small`` into the leading channels of ``big`` and zero the weights from the new
+    input channels into the old output channels (the new outputs keep their initialisation)."""
+    w_big, w_small = big.weight, small.weight
+    if isinstance(big, nn.ConvTranspose2d):  # its weights are (in, out, kh, kw)
+        w_big, w_small = w_big.transpose(0, 1), w_small.transpose(0, 1)
+    o, i = w_small.shape[:2]
+    w_big[:o, :i] = w_small
+    w_big[:o, i:] = 0
+    if big.bias is not None:
+        big.bias[:o] = small.bias

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -298,6 +299,11 @@ def _init_from(net: nn.Module, path: str) -> None:
                 f"the base of this run is {model_args(base)}"
             )
         net.load_base(source.state_dict(), source=str(path))
+        return
+    same_kind = source.registry_name == net.registry_name
+    if same_kind and hasattr(net, "grow_from") and model_args(source) != model_args(net):
+        net.grow_from(source)  # a larger network of the same kind, started as the source
+        print(f"grew {model_args(source)} from {path} into {model_args(net)}", file=sys.stderr)
         return
     if source.registry_name != net.registry_name or model_args(source) != model_args(net):
         raise RestorekitError(
