@@ -37,8 +37,12 @@ def test_bm3d_is_the_bm3d_package():
     clean = read_uint8(shared_images("test/gray/Set12")[0])[:48, :40].astype(np.float64) / 255
     noisy = clean + 0.1 * np.random.default_rng(0).standard_normal(clean.shape)
     ours = denoise_bm3d(torch.from_numpy(noisy)[None, None], 0.1)[0, 0].numpy()
-    # bm3d computes in float32 inside, and its result varies in the last bits between calls
-    np.testing.assert_allclose(ours, bm3d.bm3d(noisy, sigma_psd=0.1), atol=1e-5)
+    # bm3d computes in float32 inside, and its result varies between calls: under load a few
+    # percent of the pixels moved by ~2e-5. Another call (sigma 0.11 instead of 0.1) moves them
+    # by 1.5e-3 on average, so both bounds still tell a wrong call apart.
+    diff = np.abs(ours - bm3d.bm3d(noisy, sigma_psd=0.1))
+    assert diff.max() < 2e-4 and diff.mean() < 2e-6, (diff.max(), diff.mean())
+    assert np.abs(ours - bm3d.bm3d(noisy, sigma_psd=0.11)).mean() > 5e-4
 
 
 @pytest.mark.parametrize("method", sorted(DENOISERS))
