@@ -244,11 +244,6 @@ class FFDNet(_Denoiser):
         layers += [nn.ReLU(True), _zero_(nn.Conv2d(channels, packed, 3, padding=1))]
         self.body = nn.Sequential(*layers)
 
-    def widths(self) -> tuple[tuple[int, ...], int]:
-        """The channels of each level and the blocks per level."""
-        levels = [*self.down_levels, self.bottom]
-        return tuple(lv[0].body[0].out_channels for lv in levels), len(self.bottom)
-
     def estimate_noise(self, x: torch.Tensor, level: float | torch.Tensor) -> torch.Tensor:
         z = F.pixel_unshuffle(x, 2)  # (B, 4C, H/2, W/2): each 2x2 block in the channels
         if self.conditional:
