@@ -58,11 +58,33 @@ def test_patch_larger_than_image_is_refused():
 
 def test_color_augment_permutes_and_never_clips():
     x = torch.rand(64, 3, 8, 8)
-    y = color_augment(x, torch.Generator().manual_seed(0), saturation=1.0)
-    assert y.min() >= 0 and y.max() <= 1
-    # the grey value (channel mean) of every pixel is kept by both permutation and boost
+    y = color_augment(x, torch.Generator().manual_seed(0), saturation=1.0, boost=0)
+    # a permutation alone keeps every pixel's grey value (the channel mean) and its values
     torch.testing.assert_close(y.mean(1), x.mean(1))
+    torch.testing.assert_close(y.sort(1).values, x.sort(1).values)
     assert not torch.equal(x, y)
+    z = color_augment(x, torch.Generator().manual_seed(0), saturation=1.0, boost=1)
+    assert z.min() >= 0 and z.max() <= 1
+
+
+def test_color_augment_boost_raises_colour_contrast_over_brightness_contrast():
+    x = torch.rand(64, 3, 8, 8)
+    y = color_augment(x, torch.Generator().manual_seed(0), saturation=1.0, permute=False, boost=1)
+    assert y.min() >= 0 and y.max() <= 1
+
+    def colour_over_brightness(t):
+        grey = t.mean(1, keepdim=True)
+        return (t - grey).std((1, 2, 3)) / grey.std((1, 2, 3))
+
+    # each patch is mid-grey + s (grey - mid-grey + k (x - grey)): the ratio grows by k in [1, 2]
+    k = colour_over_brightness(y) / colour_over_brightness(x)
+    assert k.min() >= 1 - 1e-5 and k.max() <= 2 + 1e-5 and k.std() > 0.1
+    grey, ygrey = x.mean(1, keepdim=True), y.mean(1, keepdim=True)
+    s = (ygrey - 0.5).std((1, 2, 3)) / (grey - 0.5).std((1, 2, 3))
+    expected = 0.5 + s[:, None, None, None] * (grey - 0.5 + k[:, None, None, None] * (x - grey))
+    torch.testing.assert_close(y, expected)
+    z = color_augment(x, torch.Generator().manual_seed(0), permute=False, boost=0)
+    assert torch.equal(z, x)
 
 
 def test_miner_keeps_the_hardest_and_revisits_them():

@@ -78,8 +78,15 @@ class DataConfig:
     mode: str = "rgb"
     patch: int = 64
     batch: int = 16
-    #: random channel permutation and saturation scaling of the ground truth (colour augmentation)
+    #: random channel permutation and saturation scaling of the ground truth (colour augmentation,
+    #: :func:`restorekit.data.color_augment`)
     color_augment: bool = False
+    #: colour augmentation: permute the channels of each patch
+    color_permute: bool = True
+    #: colour augmentation: the share of patches whose saturation is boosted, and the largest boost
+    #: (a factor drawn from [1, 1 + color_saturation])
+    color_boost: float = 0.5
+    color_saturation: float = 1.0
     mining: MiningConfig | None = None
     #: denoise: the noise sigma on the 0..255 scale, one value or a [lo, hi] uniform range
     sigma: list[float] = field(default_factory=list)
@@ -240,6 +247,8 @@ def _validate(cfg: TrainConfig) -> None:
     need(cfg.data.holdout >= 0, "data.holdout must be >= 0")
     need(cfg.data.downscale >= 1, "data.downscale must be >= 1")
     need(cfg.data.mode in ("rgb", "gray"), "data.mode must be 'rgb' or 'gray'")
+    need(0 <= cfg.data.color_boost <= 1, "data.color_boost must be in [0, 1]")
+    need(cfg.data.color_saturation >= 0, "data.color_saturation must be >= 0")
     need(cfg.optim.lr > 0, "optim.lr must be > 0")
     need(cfg.optim.steps >= 1, "optim.steps must be >= 1")
     need(0 <= cfg.optim.warmup < cfg.optim.steps, "optim.warmup must be in [0, steps)")

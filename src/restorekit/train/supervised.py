@@ -223,7 +223,8 @@ def fit(
             batch = PatchBatch(patches, torch.full((cfg.data.batch,), -1))
         gt = batch.patches
         if cfg.data.color_augment:
-            gt = color_augment(gt, generator)
+            d = cfg.data
+            gt = color_augment(gt, generator, d.color_saturation, d.color_permute, d.color_boost)
         inputs, target = recipe.degrade(gt, generator)
         inputs = _channels_last(fabric.to_device(inputs))
         target = fabric.to_device(target)
