@@ -224,7 +224,13 @@ def fit(
         gt = batch.patches
         if cfg.data.color_augment:
             d = cfg.data
-            gt = color_augment(gt, generator, d.color_saturation, d.color_permute, d.color_boost)
+            gt = color_augment(
+                gt,
+                generator,
+                saturation=d.color_saturation,
+                permute=d.color_permute,
+                boost=d.color_boost,
+            )
         inputs, target = recipe.degrade(gt, generator)
         inputs = _channels_last(fabric.to_device(inputs))
         target = fabric.to_device(target)
