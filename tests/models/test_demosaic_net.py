@@ -138,6 +138,19 @@ def test_model_file_round_trip(tmp_path):
     assert not any(p.name.endswith(".tmp") for p in tmp_path.iterdir())
 
 
+def test_model_file_in_float16_is_half_the_size_and_loads_as_float32(tmp_path):
+    net = _small()
+    save_model(tmp_path / "32.safetensors", net)
+    save_model(tmp_path / "16.safetensors", net, dtype=torch.float16)
+    size32, size16 = ((tmp_path / f"{b}.safetensors").stat().st_size for b in (32, 16))
+    params = sum(p.numel() for p in net.parameters())
+    assert size32 - size16 >= 2 * params
+    loaded, _ = load_model(tmp_path / "16.safetensors")
+    for (k, a), b in zip(net.state_dict().items(), loaded.state_dict().values(), strict=True):
+        assert b.dtype == a.dtype, k
+        torch.testing.assert_close(b, a.half().to(a.dtype), rtol=0, atol=0)
+
+
 def test_model_file_errors(tmp_path):
     net = _small()
     path = tmp_path / "m.safetensors"

@@ -73,6 +73,10 @@ def test_yaml_exponent_without_dot_is_a_float(tmp_path):
             "config: optim.scheduler must be one of cosine, constant",
         ),
         ({"data": {"train": "x", "mining": 5}}, "config: data.mining must be a mapping, got 5"),
+        (
+            {"run": {"weights_dtype": "int8"}},
+            "config: run.weights_dtype must be 'float32' or 'float16', got 'int8'",
+        ),
         ({"data": {"train": "x", "color_boost": 2}}, "config: data.color_boost must be in [0, 1]"),
         (
             {"loss": {"weights": {"l1": 1}, "options": {"l2": {}}}},

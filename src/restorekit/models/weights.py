@@ -66,7 +66,10 @@ def model_args(model: nn.Module) -> dict[str, Any]:
 
 
 def save_model(
-    path: str | os.PathLike, model: nn.Module, extra: dict[str, Any] | None = None
+    path: str | os.PathLike,
+    model: nn.Module,
+    extra: dict[str, Any] | None = None,
+    dtype: torch.dtype = torch.float32,
 ) -> None:
     """Save a model built by :func:`restorekit.models.build` as a self-describing safetensors file.
 
@@ -74,6 +77,8 @@ def save_model(
         path: the file to write (atomically).
         model: the network; its registry name and arguments go into the metadata.
         extra: more JSON-able metadata (task, training config, scores...).
+        dtype: how floating-point weights are stored. ``torch.float16`` halves the file;
+            :func:`load_model` casts them back to the model's own dtype.
     """
     from safetensors.torch import save
 
@@ -83,7 +88,10 @@ def save_model(
     meta = {"format": FORMAT, "model": name, "args": json.dumps(model_args(model))}
     for k, v in (extra or {}).items():
         meta[k] = json.dumps(v)
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    state = {
+        k: (v.to(dtype) if v.is_floating_point() else v).detach().cpu().contiguous()
+        for k, v in model.state_dict().items()
+    }
     atomic_write_bytes(path, save(state, metadata=meta))
 
 

@@ -139,6 +139,9 @@ class RunConfig:
     precision: str = "32-true"
     #: torch threads per process (0: torch's default)
     threads: int = 0
+    #: how the final model file stores its weights: "float32", or "float16" (half the size; the
+    #: network still runs in float32)
+    weights_dtype: str = "float32"
 
 
 @dataclass(frozen=True)
@@ -258,6 +261,10 @@ def _validate(cfg: TrainConfig) -> None:
     )
     need(cfg.run.accelerator in _ACCELERATORS, f"run.accelerator must be one of {_ACCELERATORS}")
     need(cfg.run.devices >= 1, "run.devices must be >= 1")
+    need(
+        cfg.run.weights_dtype in ("float32", "float16"),
+        f"run.weights_dtype must be 'float32' or 'float16', got {cfg.run.weights_dtype!r}",
+    )
     for key in ("checkpoint_every", "validate_every", "log_every"):
         need(getattr(cfg.run, key) >= 1, f"run.{key} must be >= 1")
     need(bool(cfg.loss.weights), "loss.weights must name at least one loss")

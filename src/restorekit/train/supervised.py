@@ -281,7 +281,8 @@ def fit(
         net.eval()
         with torch.inference_mode():
             extra.update(recipe.finalize(net, val_images))
-        save_model(out / "model.safetensors", net, extra)
+        dtype = getattr(torch, cfg.run.weights_dtype)
+        save_model(out / "model.safetensors", net, extra, dtype=dtype)
     if writer is not None:
         writer.close()
     return TrainResult(out, stop, seconds, val)
