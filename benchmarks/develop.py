@@ -23,11 +23,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -39,7 +37,7 @@ import torch
 
 from restorekit.errors import RestorekitError
 from restorekit.eval.environment import machine_info, versions
-from restorekit.io import from_numpy, to_numpy, write_image
+from restorekit.io import atomic_write, from_numpy, to_numpy, write_image
 from restorekit.io.raw import RawImage, develop, read_raw
 from restorekit.metrics import psnr, ssim
 from restorekit.reports import best_crop_box, crop_to_uint8, markdown_table
@@ -142,10 +140,7 @@ def _figure(images: list[tuple[str, torch.Tensor]], reference: torch.Tensor, pat
 
 
 def _write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    with os.fdopen(fd, "w") as f:
-        f.write(text + "\n")
-    os.replace(tmp, path)
+    atomic_write(path, text + "\n")
 
 
 def _markdown(report: dict[str, Any]) -> str:

@@ -233,13 +233,14 @@ def cmd_calibrate(args: argparse.Namespace) -> None:
     from safetensors.torch import save
 
     from restorekit.data import ImageBank
+    from restorekit.io.files import atomic_write
     from restorekit.models.control import (
         calibrate_levels,
         center_crop,
         load_denoiser,
         sigma_grid,
     )
-    from restorekit.models.weights import atomic_write_bytes, read_safetensors
+    from restorekit.models.weights import read_safetensors
 
     lo, hi = (float(v) for v in args.sigma)
     if not 0 < lo < hi <= 255:
@@ -258,7 +259,7 @@ def cmd_calibrate(args: argparse.Namespace) -> None:
     tensors, meta = read_safetensors(args.model)
     meta["calibration"] = json.dumps(cal.to_dict())
     out = args.out or args.model
-    atomic_write_bytes(out, save(tensors, metadata=meta))
+    atomic_write(out, save(tensors, metadata=meta))
     print(f"wrote the calibration ({len(grid)} sigmas, {lo:g}-{hi:g}) into {out}")
 
 

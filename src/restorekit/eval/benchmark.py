@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -24,7 +23,7 @@ import numpy as np
 from restorekit._checks import closest_names
 from restorekit.errors import RestorekitError
 from restorekit.eval.environment import PeakMemory, machine_info, versions
-from restorekit.io import list_images, read_image, to_numpy
+from restorekit.io import atomic_write, list_images, read_image, to_numpy
 from restorekit.reports import best_crop_box, comparison_strip, crop_to_uint8, markdown_table
 from restorekit.tasks.base import Condition, Pair, Task
 
@@ -155,10 +154,7 @@ class BenchmarkResult:
             (".md", self.to_markdown()),
         ):
             p = d / f"{self.task}{suffix}"
-            fd, tmp = tempfile.mkstemp(dir=d, prefix=f".{p.name}.", suffix=".part")
-            with os.fdopen(fd, "w") as f:
-                f.write(text + "\n")
-            os.replace(tmp, p)
+            atomic_write(p, text + "\n")
             paths.append(p)
         return paths[0], paths[1]
 

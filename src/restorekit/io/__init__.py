@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from restorekit.io.files import atomic_write
 from restorekit.io.image import (
     IMAGE_SUFFIXES,
     from_numpy,
@@ -14,6 +15,7 @@ from restorekit.io.image import (
 
 __all__ = [
     "IMAGE_SUFFIXES",
+    "atomic_write",
     "from_numpy",
     "list_images",
     "read_image",

@@ -15,7 +15,6 @@ from __future__ import annotations
 import io as _io
 import os
 import struct
-import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -24,6 +23,7 @@ import torch
 
 from restorekit._checks import check_image
 from restorekit.errors import ImageFileError, RestorekitError
+from restorekit.io.files import atomic_write
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -309,15 +309,7 @@ def write_image(path: str | os.PathLike, x: torch.Tensor, bits: int = 8, quality
     if not folder.is_dir():
         raise RestorekitError(f"cannot write '{p}': folder '{folder}' does not exist")
     data = _encode(arr, suffix, bits, quality)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, p)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(p, data)
 
 
 def list_images(folder: str | os.PathLike) -> list[Path]:

@@ -17,26 +17,12 @@ import torch
 from torch import nn
 
 from restorekit.errors import ImageFileError, RestorekitError
+from restorekit.io.files import atomic_write
 
-__all__ = ["FORMAT", "atomic_write_bytes", "load_model", "read_safetensors", "save_model"]
+__all__ = ["FORMAT", "load_model", "read_safetensors", "save_model"]
 
 #: the ``format`` metadata entry of a restorekit model file
 FORMAT = "restorekit-model"
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def read_safetensors(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -92,7 +78,7 @@ def save_model(
         k: (v.to(dtype) if v.is_floating_point() else v).detach().cpu().contiguous()
         for k, v in model.state_dict().items()
     }
-    atomic_write_bytes(path, save(state, metadata=meta))
+    atomic_write(path, save(state, metadata=meta))
 
 
 def load_model(

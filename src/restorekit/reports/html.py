@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import html
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from restorekit.io.files import atomic_write
 
 if TYPE_CHECKING:
     from restorekit.eval.benchmark import BenchmarkResult
@@ -78,9 +79,5 @@ def html_report(
             f"{results[0].date}. Best value per column in bold.</p>"
         )
     parts.append("</body></html>")
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".part")
-    with os.fdopen(fd, "w") as f:
-        f.write("\n".join(parts))
-    os.replace(tmp, p)
+    atomic_write(p, "\n".join(parts))
     return p

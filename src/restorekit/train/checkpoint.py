@@ -19,7 +19,8 @@ import torch
 from torch import nn
 
 from restorekit.errors import RestorekitError
-from restorekit.models.weights import atomic_write_bytes, check_state, model_args, read_safetensors
+from restorekit.io.files import atomic_write
+from restorekit.models.weights import check_state, model_args, read_safetensors
 
 __all__ = ["CHECKPOINT_FORMAT", "Checkpoint", "load_checkpoint", "save_checkpoint"]
 
@@ -90,7 +91,7 @@ def save_checkpoint(
         "scheduler": json.dumps(scheduler.state_dict() if scheduler is not None else {}),
         "config": json.dumps(config or {}),
     }
-    atomic_write_bytes(path, save(tensors, metadata=meta))
+    atomic_write(path, save(tensors, metadata=meta))
 
 
 def load_checkpoint(

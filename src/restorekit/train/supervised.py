@@ -30,6 +30,7 @@ from torch import nn
 from restorekit.data import HardPatchMiner, ImageBank, PatchBatch, sample_patches
 from restorekit.data.patches import color_augment
 from restorekit.errors import RestorekitError
+from restorekit.io.files import atomic_write
 from restorekit.train.checkpoint import load_checkpoint, save_checkpoint
 from restorekit.train.config import TrainConfig, config_to_dict
 
@@ -380,9 +381,7 @@ def _validate(
 def _write_config(path: Path, cfg: TrainConfig) -> None:
     import yaml
 
-    from restorekit.models.weights import atomic_write_bytes
-
-    atomic_write_bytes(path, yaml.safe_dump(config_to_dict(cfg), sort_keys=False).encode())
+    atomic_write(path, yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
 
 
 def _tensorboard(folder: Path) -> Any:
