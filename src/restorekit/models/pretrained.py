@@ -1,15 +1,12 @@
-"""The weights shipped inside the package, each reproducible from a config in ``configs/``.
+"""The weights shipped inside the package, each reproducible by ``restorekit train`` on its configs,
+in order (each stage starts from the model of the one before):
 
-======================  ==========================================  ==============================
-name                    file (``restorekit/weights/``)              reproduce with
-======================  ==========================================  ==============================
-``demosaic``            ``demosaic.safetensors``                    ``restorekit train
-                                                                    configs/demosaic/default.yaml``
-``denoise-gray``        ``denoise_gray.safetensors``                ``restorekit train
-                                                                    configs/denoise/gray.yaml``
-``denoise-color``       ``denoise_color.safetensors``               ``restorekit train
-                                                                    configs/denoise/color.yaml``
-======================  ==========================================  ==============================
+- ``demosaic`` (``restorekit/weights/demosaic.safetensors``): ``configs/demosaic/default.yaml``,
+  then ``color-finetune.yaml``.
+- ``denoise-gray`` (``denoise_gray.safetensors``): ``configs/denoise/gray.yaml``,
+  ``gray-stage2.yaml``, ``gray-stage3.yaml``.
+- ``denoise-color`` (``denoise_color.safetensors``): ``configs/denoise/color.yaml``,
+  ``color-stage2.yaml``, ``color-wide.yaml``.
 """
 
 from __future__ import annotations
