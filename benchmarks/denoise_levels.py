@@ -328,12 +328,26 @@ def _plot(res: dict, dataset: str, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for method in res["methods"]:
+    colours = plt.get_cmap("tab20").colors  # the default cycle repeats after 10 methods
+    for i, method in enumerate(res["methods"]):
         pts = [(s, _cell(res, dataset, s, method)) for s in SWEEP]
         pts = [(s, v) for s, v in pts if v is not None]
-        if pts:
-            style = "o" if len(pts) < 5 else ".-"
-            ax.plot(*zip(*pts, strict=True), style, label=method, markersize=5)
+        if not pts:
+            continue
+        style = {"color": colours[2 * (i % 10) + i // 10], "linestyle": "-"}
+        if method == "learned (shipped)":
+            style = {"color": "black", "linestyle": "-", "linewidth": 2}
+        elif method.startswith("specialist"):
+            style["linestyle"] = "--"
+        if len(pts) < 5:
+            style["linestyle"] = "none"
+        ax.plot(
+            *zip(*pts, strict=True),
+            marker="o" if len(pts) < 5 else ".",
+            label=method,
+            markersize=5,
+            **style,
+        )
     others = [
         v
         for method in res["methods"]
