@@ -25,7 +25,7 @@ install: $(VENV)/.installed
 
 install-dev: $(VENV)/.installed-dev
 
-## Install, then run every classical method on bundled photos: demo-out/report.html
+## Install, then run the shipped CNNs and every classical method on bundled photos: demo-out/report.html
 demo: $(VENV)/.installed
 	$(BIN)/restorekit demo --out demo-out
 
