@@ -135,7 +135,7 @@ def test_model_file_round_trip(tmp_path):
     assert meta["task"] == "demosaic" and meta["args"] == net.config
     raw = torch.rand(1, 1, 20, 20)
     assert torch.equal(loaded(raw), net.eval()(raw))
-    assert not any(p.name.endswith(".tmp") for p in tmp_path.iterdir())
+    assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]  # no temporary file left
 
 
 def test_model_file_in_float16_is_half_the_size_and_loads_as_float32(tmp_path):
