@@ -328,7 +328,9 @@ def _plot(res: dict, dataset: str, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    colours = plt.get_cmap("tab20").colors  # the default cycle repeats after 10 methods
+    # the default cycle repeats after 10 methods; tab20 has 20 colours in dark/light pairs:
+    # the dark ones first, then the light ones
+    colours = plt.get_cmap("tab20").colors
     for i, method in enumerate(res["methods"]):
         pts = [(s, _cell(res, dataset, s, method)) for s in SWEEP]
         pts = [(s, v) for s, v in pts if v is not None]
