@@ -1,0 +1,114 @@
+"""What every command module shares: the one-line-error parser, input/output handling, checks.
+
+Nothing heavy is imported at module level (the CLI must start fast); ``torch`` and the image I/O
+are imported inside the helpers that use them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from restorekit.errors import RestorekitError
+
+# typing.TYPE_CHECKING without importing typing: the CLI must start fast.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import torch
+
+# What ``register(sub)`` receives: the object ``ArgumentParser.add_subparsers`` returns.
+Subparsers = argparse._SubParsersAction
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line on stderr."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(2)
+
+
+def _add_io(p: argparse.ArgumentParser) -> None:
+    """The ``input output [--bits]`` arguments of the image-in, image-out commands."""
+    p.add_argument("input", help="an image file, or a folder of images")
+    p.add_argument("output", help="the output file, or a folder (created) when input is a folder")
+    p.add_argument(
+        "--bits",
+        type=int,
+        choices=(8, 16),
+        default=None,
+        help="output bit depth (default: the input's)",
+    )
+
+
+def _check_method(name: str, known: dict | tuple, what: str) -> None:
+    """Raise a one-line error listing the known methods (closest first) if ``name`` is unknown."""
+    from restorekit._checks import closest_names
+
+    if name not in known:
+        raise RestorekitError(
+            f"unknown {what} method {name!r}; known: {', '.join(closest_names(name, list(known)))}"
+        )
+
+
+def _jobs(args: argparse.Namespace) -> list[tuple[Path, Path]]:
+    """(input, output) file pairs: one file, or every image of a folder into an output folder."""
+    from pathlib import Path
+
+    from restorekit.io import list_images
+
+    src, dst = Path(args.input), Path(args.output)
+    if src.is_dir():
+        files = list_images(src)
+        if dst.exists() and not dst.is_dir():
+            raise RestorekitError(f"'{dst}': input is a folder, so the output must be a folder")
+        dst.mkdir(parents=True, exist_ok=True)
+        return [(f, dst / f.name) for f in files]
+    _check_output_file(dst)
+    return [(src, dst)]
+
+
+def _check_output_file(dst: Path) -> None:
+    """Fail before any work if ``dst`` is not a writable image path."""
+    from pathlib import Path
+
+    from restorekit.io import IMAGE_SUFFIXES
+
+    if dst.suffix.lower() not in IMAGE_SUFFIXES:
+        raise RestorekitError(
+            f"'{dst}': unsupported output type {dst.suffix or '(none)'}; use one of "
+            f"{', '.join(IMAGE_SUFFIXES)}"
+        )
+    folder = dst.parent if str(dst.parent) else Path(".")
+    if not folder.is_dir():
+        raise RestorekitError(f"cannot write '{dst}': folder '{folder}' does not exist")
+
+
+def _process(args: argparse.Namespace, fn: Callable[[torch.Tensor, Path], torch.Tensor]) -> None:
+    """Read each input, apply ``fn``, write atomically at the input's bit depth (or --bits)."""
+    from tqdm import tqdm
+
+    from restorekit.io import read_image_with_depth, write_image
+
+    jobs = _jobs(args)
+    show = len(jobs) > 1 and sys.stderr.isatty()
+    for src, dst in tqdm(jobs, desc=args.command, unit="image", disable=not show):
+        x, bits = read_image_with_depth(src)
+        y = fn(x, src)
+        out_bits = args.bits or bits
+        if dst.suffix.lower() in (".jpg", ".jpeg"):
+            out_bits = 8
+        write_image(dst, y, bits=out_bits)
+
+
+def _sigma01(sigma: float) -> float:
+    """A ``--sigma`` on the 0..255 scale, checked, as the library's [0, 1] scale."""
+    from restorekit._checks import check_positive
+
+    s = check_positive(sigma, "--sigma", allow_zero=False)
+    if s > 255:
+        raise RestorekitError(f"--sigma is on the 0..255 scale and must be <= 255, got {sigma}")
+    return s / 255
