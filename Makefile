@@ -7,7 +7,11 @@ CONSTRAINTS := requirements/constraints.txt
 # The CPU build of torch is installed first and pinned, so that nothing pulls a CUDA build.
 TORCH := torch==2.13.0
 
-.PHONY: demo test lint format bench install install-dev clean
+.PHONY: demo test lint format bench install install-dev system-tools clean
+
+# The real tools the tests compare against (aomenc/dav1d for AV1 film grain), from Debian's
+# packages when missing: as root, or through sudo.
+SYSTEM_TOOLS := aomenc:aom-tools dav1d:dav1d
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,12 +29,22 @@ install: $(VENV)/.installed
 
 install-dev: $(VENV)/.installed-dev
 
+system-tools:
+	@missing=""; for pair in $(SYSTEM_TOOLS); do \
+		command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair##*:}"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \
+		$$sudo apt-get install -y -q $$missing >/dev/null 2>&1 || \
+		{ $$sudo apt-get update -q >/dev/null && $$sudo apt-get install -y -q $$missing >/dev/null; }; \
+	fi
+
 ## Install, then run the shipped CNNs and every classical method on bundled photos: demo-out/report.html
 demo: $(VENV)/.installed
 	$(BIN)/restorekit demo --out demo-out
 
-## Install with the dev tools, lint, run the tests
-test: $(VENV)/.installed-dev
+## Install with the dev tools (and aomenc/dav1d), lint, run the tests
+test: $(VENV)/.installed-dev system-tools
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/python -m pytest -q

@@ -22,7 +22,7 @@ from restorekit.losses import (
     ms_ssim_loss,
 )
 
-KNOWN = "l1, l2, charbonnier, ssim, ms_ssim, mixed"
+KNOWN = "l1, l2, charbonnier, ssim, ms_ssim, mixed, grain_spectrum, grain_variance, grain_gram"
 
 
 def _pair(shape=(3, 3, 24, 24), seed=0):
@@ -40,8 +40,9 @@ def _raises(message, fn, *args, **kwargs):
 
 
 def test_every_registered_loss_gives_one_value_per_sample_and_zero_on_identical_images():
-    x, y = _pair()
     for name, cls in LOSSES.items():
+        # grain losses take grain pairs: 3 grain channels, then the 3 intensity channels
+        x, y = _pair((3, 6, 24, 24)) if name.startswith("grain_") else _pair()
         kwargs = {"alpha": 0.84} if cls is MixedMSSSIML1Loss else {}
         loss = cls(reduction="none", **kwargs)
         out = loss(x, y)
@@ -63,8 +64,18 @@ def test_get_loss():
 @pytest.mark.parametrize(
     ("name", "kwargs", "message"),
     [
-        ("l3", {}, "unknown loss 'l3'; known: l1, l2, charbonnier, ssim, ms_ssim, mixed"),
-        ("ms_sim", {}, "unknown loss 'ms_sim'; known: ms_ssim, ssim, mixed, charbonnier, l1, l2"),
+        (
+            "l3",
+            {},
+            "unknown loss 'l3'; known: l1, l2, charbonnier, ssim, ms_ssim, mixed, grain_spectrum, "
+            "grain_variance, grain_gram",
+        ),
+        (
+            "ms_sim",
+            {},
+            "unknown loss 'ms_sim'; known: ms_ssim, ssim, mixed, grain_spectrum, grain_variance, "
+            "grain_gram, charbonnier, l1, l2",
+        ),
         ("mixed", {}, "bad options for loss 'mixed': missing a required argument: 'alpha'"),
         ("l1", {"eps": 1}, "bad options for loss 'l1': got an unexpected keyword argument 'eps'"),
         ("charbonnier", {"eps": -1}, "eps must be a finite number > 0, got -1"),
@@ -181,7 +192,8 @@ def test_progress_is_optional_without_a_schedule_and_required_with_one():
         (
             ({"l1": 1.0},),
             {"ms_sim": {}},
-            "unknown loss 'ms_sim'; known: ms_ssim, ssim, mixed, charbonnier, l1, l2",
+            "unknown loss 'ms_sim'; known: ms_ssim, ssim, mixed, grain_spectrum, grain_variance, "
+            "grain_gram, charbonnier, l1, l2",
         ),
         (
             ({"ms_ssim": 1.0},),

@@ -9,6 +9,8 @@ per sample, ``(B,)`` (what a hard-patch miner needs). Each function has a module
 - :func:`ssim_loss` (1 - SSIM), :func:`ms_ssim_loss` (1 - MS-SSIM, any patch size, NaN-free),
   optionally computed in float32 (``compute_dtype``)
 - :func:`mixed_ms_ssim_l1_loss`: Zhao et al. (2017), alpha MS-SSIM + (1 - alpha) Gaussian L1
+- :func:`spectrum_loss`, :func:`variance_loss`, :func:`gram_loss`: distribution losses for
+  random textures (grain), comparing statistics instead of pixels
 - :class:`CompositeLoss`: named weights in one object, optionally on a :class:`LossSchedule`
 
 :data:`LOSSES` maps names to the module classes for the config and CLI edge; :func:`get_loss`
@@ -28,6 +30,14 @@ import torch  # noqa: F401  (the doctest above uses it)
 
 from restorekit.losses._common import REDUCTIONS
 from restorekit.losses.composite import CompositeLoss, LossSchedule
+from restorekit.losses.grain import (
+    GramLoss,
+    SpectrumLoss,
+    VarianceLoss,
+    gram_loss,
+    spectrum_loss,
+    variance_loss,
+)
 from restorekit.losses.pixel import (
     CharbonnierLoss,
     L1Loss,
@@ -55,19 +65,25 @@ __all__ = [
     "REDUCTIONS",
     "CharbonnierLoss",
     "CompositeLoss",
+    "GramLoss",
     "L1Loss",
     "L2Loss",
     "LossSchedule",
     "MSSSIMLoss",
     "MixedMSSSIML1Loss",
     "SSIMLoss",
+    "SpectrumLoss",
+    "VarianceLoss",
     "WeightedLoss",
     "charbonnier_loss",
     "get_loss",
+    "gram_loss",
     "l1_loss",
     "l2_loss",
     "mixed_ms_ssim_l1_loss",
     "ms_ssim_loss",
+    "spectrum_loss",
     "ssim_loss",
+    "variance_loss",
     "weighted_loss",
 ]

@@ -10,6 +10,7 @@ from torch import nn
 
 from restorekit._checks import closest_names
 from restorekit.errors import RestorekitError
+from restorekit.losses.grain import GramLoss, SpectrumLoss, VarianceLoss
 from restorekit.losses.pixel import CharbonnierLoss, L1Loss, L2Loss
 from restorekit.losses.ssim import MixedMSSSIML1Loss, MSSSIMLoss, SSIMLoss
 
@@ -24,6 +25,10 @@ LOSSES: dict[str, type[nn.Module]] = {
     "ssim": SSIMLoss,
     "ms_ssim": MSSSIMLoss,
     "mixed": MixedMSSSIML1Loss,
+    # distribution losses for grain pairs (restorekit.losses.grain)
+    "grain_spectrum": SpectrumLoss,
+    "grain_variance": VarianceLoss,
+    "grain_gram": GramLoss,
 }
 
 
@@ -39,7 +44,7 @@ def loss_class(name: str) -> type[nn.Module]:
         >>> loss_class("msssim")
         Traceback (most recent call last):
         ...
-        restorekit.errors.RestorekitError: unknown loss 'msssim'; known: ms_ssim, ssim, mixed, charbonnier, l1, l2
+        restorekit.errors.RestorekitError: unknown loss 'msssim'; known: ms_ssim, ssim, mixed, grain_gram, charbonnier, grain_spectrum, grain_variance, l1, l2
     """  # noqa: E501
     key = str(name).strip().lower()
     if key in LOSSES:

@@ -17,6 +17,7 @@ from restorekit._checks import closest_names
 from restorekit.errors import RestorekitError
 from restorekit.models.demosaic import DemosaicNet
 from restorekit.models.denoise import DnCNN, FFDNet, ResNetDenoiser, UNetDenoiser
+from restorekit.models.grain import GrainNet
 from restorekit.models.modulation import DNIDenoiser, ModulatedDenoiser
 from restorekit.models.weights import check_state, load_model, read_safetensors, save_model
 
@@ -26,6 +27,7 @@ __all__ = [
     "DemosaicNet",
     "DnCNN",
     "FFDNet",
+    "GrainNet",
     "ModulatedDenoiser",
     "ResNetDenoiser",
     "UNetDenoiser",
@@ -46,6 +48,7 @@ MODELS: dict[str, type[nn.Module]] = {
     "unet-denoiser": UNetDenoiser,
     "modulated": ModulatedDenoiser,
     "dni": DNIDenoiser,
+    "grain-net": GrainNet,
 }
 
 

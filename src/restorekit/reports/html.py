@@ -1,4 +1,5 @@
-"""A self-contained HTML page of benchmark results: tables and the comparison crops."""
+"""Self-contained HTML pages in one style: benchmark results (tables and comparison crops), and
+the building blocks other reports share (:func:`html_page`, :func:`html_table`)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from restorekit.io.files import atomic_write
 if TYPE_CHECKING:
     from restorekit.eval.benchmark import BenchmarkResult
 
-__all__ = ["html_report"]
+__all__ = ["html_page", "html_report", "html_table"]
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
@@ -24,6 +25,45 @@ td.best { font-weight: bold; background: #e8f4e8; }
 img { max-width: 100%; border: 1px solid #ddd; }
 .note { color: #555; font-size: 0.9em; }
 """
+
+
+def html_page(title: str, body: Sequence[str]) -> str:
+    """A whole HTML page in the reports' style: ``title`` as its title and heading, then ``body``.
+
+    Args:
+        title: plain text (escaped here).
+        body: HTML fragments, written in order, one per line.
+
+    Example:
+        >>> page = html_page("a & b", ["<p>hi</p>"])
+        >>> "<h1>a &amp; b</h1>" in page, page.splitlines()[-2:]
+        (True, ['<p>hi</p>', '</body></html>'])
+    """
+    t = html.escape(title)
+    return "\n".join(
+        [
+            f"<!doctype html><html><head><meta charset='utf-8'><title>{t}</title>",
+            f"<style>{_STYLE}</style></head><body><h1>{t}</h1>",
+            *body,
+            "</body></html>",
+        ]
+    )
+
+
+def html_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A table in the reports' style: first column left-aligned, the others right-aligned.
+
+    Cells are written with ``str`` and escaped; format numbers before passing them.
+
+    Example:
+        >>> html_table(["channel", "std"], [["R", "2.50"]])
+        '<table><tr><th>channel</th><th>std</th></tr><tr><td>R</td><td>2.50</td></tr></table>'
+    """
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
 
 
 def _table(result: BenchmarkResult, metric: str) -> str:
@@ -56,10 +96,7 @@ def html_report(
         The path written.
     """
     p = Path(path)
-    parts = [
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
-        f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>",
-    ]
+    parts: list[str] = []
     if intro:
         parts.append(f"<p>{intro}</p>")
     for r in results:
@@ -78,6 +115,5 @@ def html_report(
             f"<p class='note'>Measured on {html.escape(str(m['cpu']))}, {m['cpu_count']} cores, "
             f"{results[0].date}. Best value per column in bold.</p>"
         )
-    parts.append("</body></html>")
-    atomic_write(p, "\n".join(parts))
+    atomic_write(p, html_page(title, parts))
     return p

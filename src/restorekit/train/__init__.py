@@ -41,8 +41,14 @@ def _denoise_recipe(cfg: TrainConfig) -> Recipe:
     return DenoiseRecipe.from_config(cfg)
 
 
+def _grain_recipe(cfg: TrainConfig) -> Recipe:
+    from restorekit.train.grain import GrainRecipe
+
+    return GrainRecipe.from_config(cfg)
+
+
 #: task name -> a function making the task's recipe from the config
-RECIPES = {"demosaic": _demosaic_recipe, "denoise": _denoise_recipe}
+RECIPES = {"demosaic": _demosaic_recipe, "denoise": _denoise_recipe, "grain": _grain_recipe}
 
 
 def run_config(

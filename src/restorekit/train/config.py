@@ -157,7 +157,7 @@ class TrainConfig:
     seed: int = 0
 
 
-_TASKS = ("demosaic", "denoise")
+_TASKS = ("demosaic", "denoise", "grain")
 _SCHEDULERS = ("cosine", "constant")
 _ACCELERATORS = ("auto", "cpu", "cuda", "gpu", "mps")
 

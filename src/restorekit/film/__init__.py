@@ -1,0 +1,1 @@
+"""Film emulation: grain engines, grain analysis and estimation."""
