@@ -236,7 +236,7 @@ def test_per_channel_parameters():
 def test_render_bad_calls():
     grain = GaussianGrain((0.5,), (0.02,), torch.ones(1, 1))
     _raises(
-        "give one GaussianGrain, or one per channel (3), got 2",
+        "give one GaussianGrain, or one per channel (3), got 2 values",
         render_gaussian,
         torch.zeros(1, 3, 8, 8),
         [grain, grain],

@@ -247,6 +247,11 @@ def _read_gray_or_rgb(path: str) -> torch.Tensor:
     return x
 
 
+def _check_block(block: int) -> None:
+    if block < 8:
+        raise RestorekitError(f"--block must be >= 8 pixels, got {block}")
+
+
 def _check_residual_method(name: str) -> None:
     if name not in RESIDUAL_METHODS:
         from restorekit._checks import closest_names
@@ -264,6 +269,7 @@ def cmd_grain_estimate(args: argparse.Namespace) -> None:
     from restorekit.io.files import atomic_write
 
     _check_residual_method(args.denoiser)
+    _check_block(args.block)
     for out in (args.table, args.json):
         if out is not None and not Path(out).resolve().parent.is_dir():
             raise RestorekitError(f"cannot write '{out}': its folder does not exist")
@@ -287,6 +293,7 @@ def cmd_grain_analyze(args: argparse.Namespace) -> None:
     from restorekit.film.analysis import analyze_grain, grain_residual, write_grain_report
 
     _check_residual_method(args.denoiser)
+    _check_block(args.block)
     x = _read_gray_or_rgb(args.image)
     _, residual = grain_residual(x, method=args.denoiser)
     analysis = analyze_grain(x, residual, block=args.block, method=args.denoiser)

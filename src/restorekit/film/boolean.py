@@ -57,8 +57,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from restorekit._checks import check_image
 from restorekit.errors import RestorekitError
+from restorekit.film._common import engine_setup
 
 __all__ = [
     "BooleanGrain",
@@ -145,17 +145,6 @@ class BooleanGrain:
         phi = 0.5 * math.erfc(-(cut - m - 2 * s * s) / (s * math.sqrt(2)))  # P(z < ...)
         tail = 0.5 * math.erfc(_LOG_CUT / math.sqrt(2))
         return math.exp(2 * m + 2 * s * s) * phi + self.max_radius**2 * tail
-
-
-def _channel_params(params: BooleanGrain | Sequence[BooleanGrain], channels: int) -> list:
-    if isinstance(params, BooleanGrain):
-        return [params] * channels
-    params = list(params)
-    if len(params) != channels or not all(isinstance(p, BooleanGrain) for p in params):
-        raise RestorekitError(
-            f"give one BooleanGrain, or one per channel ({channels}), got {len(params)} values"
-        )
-    return params
 
 
 def boolean_intensity(u: torch.Tensor, grain: BooleanGrain) -> torch.Tensor:
@@ -296,13 +285,9 @@ def render_boolean(
         >>> out.shape, round(out.mean().item(), 2)
         (torch.Size([1, 1, 64, 64]), 0.5)
     """
-    check_image(x, name="image")
-    if not (isinstance(zoom, (int, float)) and math.isfinite(zoom) and zoom > 0):
-        raise RestorekitError(f"zoom must be a finite number > 0, got {zoom!r}")
+    per_channel, (Ho, Wo) = engine_setup(x, params, BooleanGrain, zoom)
     B, C, H, W = x.shape
-    per_channel = _channel_params(params, C)
     gen = generator if generator is not None else torch.Generator()
-    Ho, Wo = max(1, round(H * zoom)), max(1, round(W * zoom))
     out = torch.empty(B, C, Ho, Wo, dtype=torch.float32)
     for b in range(B):
         for c in range(C):
@@ -441,11 +426,9 @@ def render_boolean_reference(
     Returns:
         ``(B, C, round(H zoom), round(W zoom))`` in [0, 1], float32.
     """
-    check_image(x, name="image")
+    per_channel, (Ho, Wo) = engine_setup(x, params, BooleanGrain, zoom)
     B, C, H, W = x.shape
-    per_channel = _channel_params(params, C)
     gen = generator if generator is not None else torch.Generator()
-    Ho, Wo = max(1, round(H * zoom)), max(1, round(W * zoom))
     out = torch.empty(B, C, Ho, Wo, dtype=torch.float32)
     for b in range(B):
         for c in range(C):

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from restorekit._checks import check_image
 from restorekit.errors import RestorekitError
+from restorekit.film._common import engine_setup
 from restorekit.film.boolean import BooleanGrain, boolean_autocovariance
 
 __all__ = ["GaussianGrain", "kernel_from_autocovariance", "render_gaussian"]
@@ -160,18 +160,11 @@ def render_gaussian(
         >>> round((out - 0.5).std().item(), 2)
         0.05
     """
-    check_image(x, name="image")
+    per, (Ho, Wo) = engine_setup(x, params, GaussianGrain, zoom)
     B, C, H, W = x.shape
-    per = [params] * C if isinstance(params, GaussianGrain) else list(params)
-    if len(per) != C:
-        raise RestorekitError(f"give one GaussianGrain, or one per channel ({C}), got {len(per)}")
-    if not (isinstance(zoom, (int, float)) and math.isfinite(zoom) and zoom > 0):
-        raise RestorekitError(f"zoom must be a finite number > 0, got {zoom!r}")
     u = x.float()
-    if zoom != 1:
-        u = F.interpolate(
-            u, size=(max(1, round(H * zoom)), max(1, round(W * zoom))), mode="nearest"
-        )
+    if (Ho, Wo) != (H, W):
+        u = F.interpolate(u, size=(Ho, Wo), mode="nearest")
     out = torch.empty_like(u)
     for c, p in enumerate(per):
         k = p.kernel

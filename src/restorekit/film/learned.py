@@ -3,26 +3,28 @@
 The network was trained against the Boolean engine (``configs/grain/learned.yaml``) and takes the
 Boolean model's parameters, so it is a drop-in for :func:`restorekit.film.boolean.render_boolean`
 within the ranges it was trained on (stored in the model file; outside them it refuses). It runs
-each channel as a gray image in bands of rows, so memory stays bounded on large images.
+each channel as a gray image through the shared tiled inference
+(:func:`restorekit.models.tiling.tiled`), with the noise drawn for the whole image first, so the
+result does not depend on the tiles and memory stays bounded on large images.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from restorekit._checks import check_image
 from restorekit.errors import RestorekitError
+from restorekit.film._common import engine_setup
 from restorekit.film.boolean import BooleanGrain
+from restorekit.models.tiling import tiled
 
 __all__ = ["check_learned_params", "render_learned"]
 
-#: rows of output computed at once (the network's receptive field is its basis kernel)
-_BAND = 512
+#: core tile side of the shared tiled inference (the receptive field is the basis kernel)
+_TILE = 2048
 
 
 def check_learned_params(model: nn.Module, grain: BooleanGrain, zoom: float) -> torch.Tensor:
@@ -57,43 +59,44 @@ def render_learned(
         zoom: output size over input size; the image is enlarged with nearest-neighbour sampling
             (each input pixel a uniform patch of film, as in the Boolean model).
         model: a :class:`~restorekit.models.GrainNet` (default: the shipped ``grain`` model).
-        progress: called with the number of output rows finished, per band and channel.
+        progress: called with the number of output rows finished, per channel.
 
     Returns:
         ``(B, C, round(H zoom), round(W zoom))`` in [0, 1], float32.
     """
-    check_image(x, name="image")
-    if not (isinstance(zoom, (int, float)) and math.isfinite(zoom) and zoom > 0):
-        raise RestorekitError(f"zoom must be a finite number > 0, got {zoom!r}")
+    per, (Ho, Wo) = engine_setup(x, params, BooleanGrain, zoom)
     B, C, H, W = x.shape
-    per = [params] * C if isinstance(params, BooleanGrain) else list(params)
-    if len(per) != C:
-        raise RestorekitError(f"give one BooleanGrain, or one per channel ({C}), got {len(per)}")
     if model is None:
         from restorekit.models.pretrained import load_pretrained
 
         model = load_pretrained("grain")
     conds = [check_learned_params(model, p, zoom) for p in per]
-    Ho, Wo = max(1, round(H * zoom)), max(1, round(W * zoom))
     u = x.float()
     if (Ho, Wo) != (H, W):
         u = F.interpolate(u, size=(Ho, Wo), mode="nearest")
     k = model.noise_channels
-    r = model.basis.kernel_size[0] // 2
+    m = model.margin
     out = torch.empty(B, C, Ho, Wo, dtype=torch.float32)
+
+    def grain_of(tile: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        # a tile of [image padded by m | noise]: the network's grain on its inner part, padded
+        # back to the tile's size (tiled() keeps only cores at least m inside a tile)
+        g = model.synthesize(tile[:, :1, m:-m, m:-m] if m else tile[:, :1], cond, tile[:, 1:])
+        return torch.nn.functional.pad(g, (m, m, m, m))
+
     with torch.inference_mode():
         for b in range(B):
             for c in range(C):
-                for a0 in range(0, Ho, _BAND):
-                    a1 = min(Ho, a0 + _BAND)
-                    # noise for the band plus the basis kernel's reach, drawn band by band
-                    noise = torch.randn(1, k, a1 - a0 + 2 * r, Wo + 2 * r, generator=generator)
-                    band = u[b : b + 1, c : c + 1, a0:a1]
-                    band_p = F.pad(band, (r, r, r, r), mode="replicate")
-                    g = model(band_p, conds[c][None], noise)[..., r:-r, r:-r] if r else None
-                    if g is None:
-                        g = model(band, conds[c][None], noise)
-                    out[b, c, a0:a1] = (band[0, 0] + g[0, 0]).clamp(0, 1)
-                    if progress is not None:
-                        progress(a1 - a0)
+                noise = torch.randn(1, k, Ho + 2 * m, Wo + 2 * m, generator=generator)
+                padded = F.pad(u[b : b + 1, c : c + 1], (m, m, m, m), mode="replicate")
+                g = tiled(
+                    lambda t, cond=conds[c]: grain_of(t, cond),
+                    torch.cat([padded, noise], dim=1),
+                    tile=_TILE,
+                    overlap=m,
+                    multiple=1,
+                )
+                out[b, c] = (u[b, c] + g[0, 0, m : m + Ho, m : m + Wo]).clamp(0, 1)
+                if progress is not None:
+                    progress(Ho)
     return out

@@ -40,21 +40,27 @@ class GrainNet(nn.Module):
         blur_range: the filter sigmas (output pixels) it is trained for.
 
     Shape:
-        ``forward(x (N, 1, H, W), params (N, 3), noise (N, k, H, W)) -> grain (N, 1, H, W)``,
-        ``params`` = (radius, spread, blur) in output pixels.
+        ``forward(x (N, 1, H, W), params (N, 3), noise (N, k, H + 2m, W + 2m)) -> grain
+        (N, 1, H, W)``, ``params`` = (radius, spread, blur) in output pixels, ``m`` =
+        :attr:`margin` = ``kernel // 2`` (the noise covers the basis filters' reach).
 
     Example:
-        >>> net = GrainNet()
+        >>> net = GrainNet().eval()
         >>> g = net(torch.full((2, 1, 37, 31), 0.5), torch.tensor([[0.5, 0.0, 0.8]] * 2),
-        ...         torch.randn(2, 2, 37, 31))
+        ...         torch.randn(2, 1, 37 + 6, 31 + 6))
         >>> g.shape
         torch.Size([2, 1, 37, 31])
+        >>> noise = torch.randn(1, 1, 43, 37, generator=torch.Generator().manual_seed(0))
+        >>> params = torch.tensor([0.5, 0.0, 0.8])
+        >>> fast = net.synthesize(torch.full((1, 1, 37, 31), 0.5), params, noise)
+        >>> fast.shape
+        torch.Size([1, 1, 37, 31])
     """
 
     def __init__(
         self,
-        noise_channels: int = 2,
-        basis: int = 12,
+        noise_channels: int = 1,
+        basis: int = 6,
         kernel: int = 7,
         hidden: int = 24,
         radius_range: tuple[float, float] = (0.3, 1.0),
@@ -64,7 +70,10 @@ class GrainNet(nn.Module):
         super().__init__()
         self.noise_channels = noise_channels
         self.ranges = (tuple(radius_range), tuple(spread_range), tuple(blur_range))
-        self.basis = nn.Conv2d(noise_channels, basis, kernel, padding=kernel // 2, bias=False)
+        # no padding: the noise is drawn with a margin, so no pixel sees a zero-padded border
+        # (which would lower the grain there and teach the network too strong a grain)
+        self.basis = nn.Conv2d(noise_channels, basis, kernel, bias=False)
+        self.margin = kernel // 2
         self.mix = nn.Sequential(
             nn.Conv2d(6, hidden, 1),
             nn.SiLU(),
@@ -79,7 +88,8 @@ class GrainNet(nn.Module):
         self.register_buffer("param_lo", lo, persistent=False)
         self.register_buffer("param_span", span, persistent=False)
 
-    def forward(self, x: torch.Tensor, params: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    def weights(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+        """The per-pixel weights of the basis filters, ``(N, basis, H, W)``."""
         N, C, H, W = x.shape
         p = ((params - self.param_lo) / self.param_span).to(x.dtype)  # ranges -> [0, 1]
         # log u and log(1 - u) besides u: the Boolean model's grain changes fastest near 0 and 1
@@ -88,6 +98,28 @@ class GrainNet(nn.Module):
         out = self.mix(cond)
         # log-amplitude and mixing direction apart: the grain's strength spans decades
         amplitude = torch.exp(out[:, :1])
-        mixing = out[:, 1:] / out[:, 1:].norm(dim=1, keepdim=True).clamp(min=1e-6)
-        basis = self.basis(noise)  # (N, basis, H, W)
-        return amplitude * (mixing * basis).sum(dim=1, keepdim=True)
+        return amplitude * out[:, 1:] / out[:, 1:].norm(dim=1, keepdim=True).clamp(min=1e-6)
+
+    def forward(self, x: torch.Tensor, params: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        return (self.weights(x, params) * self.basis(noise)).sum(dim=1, keepdim=True)
+
+    @torch.no_grad()
+    def synthesize(
+        self, x: torch.Tensor, params: torch.Tensor, noise: torch.Tensor, levels: int = 1024
+    ) -> torch.Tensor:
+        """:meth:`forward` for inference, fast: the weights depend only on the grey level (the
+        parameters are fixed per call), so they are tabulated at ``levels`` grey levels and
+        looked up (nearest level: at most half a step of 1 / (levels - 1) off), and the basis
+        responses are computed channels-last.
+
+        Shape:
+            ``x (1, 1, H, W)``, ``params (3,)``, ``noise (1, k, H + 2m, W + 2m)`` ->
+            ``(1, 1, H, W)``.
+        """
+        B, C, H, W = x.shape
+        u = torch.linspace(0, 1, levels, dtype=x.dtype, device=x.device).view(1, 1, levels, 1)
+        table = self.weights(u, params.view(1, 3))[0, :, :, 0].T.contiguous()  # (levels, basis)
+        index = (x.reshape(-1).clamp(0, 1) * (levels - 1)).round().long()
+        b = self.basis(noise.contiguous(memory_format=torch.channels_last))  # (1, n, H, W)
+        b = b.permute(0, 2, 3, 1).reshape(H * W, -1)  # channels-last: a free view
+        return torch.einsum("pk,pk->p", b, table[index]).view(1, 1, H, W)
