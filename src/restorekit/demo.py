@@ -3,7 +3,9 @@
 The photos (astronaut, coffee, ...) come from ``skimage.data``, bundled with scikit-image, so the
 demo needs no download and no data outside the installed packages. It mosaics and demosaics them
 with every demosaicing method, adds Gaussian noise (sigma 25) and denoises with every denoiser,
-downscales by 4 and upscales, and writes ``report.html`` with the tables and comparison crops.
+downscales by 4 and upscales, renders film grain with every grain engine
+(:func:`restorekit.film.demo.grain_section`), and writes ``report.html`` with the tables and
+comparison crops.
 """
 
 from __future__ import annotations
@@ -62,9 +64,13 @@ def run_demo(out: str | os.PathLike = "demo-out", quick: bool = False) -> Path:
         )
         r.write(out)
         results.append(r)
+    from restorekit.film.demo import grain_section
+
+    sections = [grain_section(photos / "coffee.png", out / "figures", quick=quick)]
     intro = (
         "Every classical method of restorekit on photos bundled with scikit-image "
         f"({', '.join(PHOTOS)}): Bayer RGGB demosaicing, Gaussian denoising at sigma 25 "
-        "(0..255 scale), and x4 bicubic super-resolution. Produced by <code>make demo</code>."
+        "(0..255 scale), and x4 bicubic super-resolution; and film grain from every grain "
+        "engine. Produced by <code>make demo</code>."
     )
-    return html_report(results, out / "report.html", "restorekit demo", intro)
+    return html_report(results, out / "report.html", "restorekit demo", intro, sections)

@@ -6,13 +6,14 @@ The grain at a pixel of grey level ``u`` is
 
     g(x) = s\\big(u(x)\\big)\\, (k * n)(x), \\qquad n \\sim \\mathcal N(0, 1) \\text{ white},
 
-with :math:`s(u)` a standard-deviation curve (piecewise linear through given points) and
-:math:`k` a zero-phase kernel of unit energy whose power spectrum :math:`|K(f)|^2` is the grain's
-normalised noise power spectrum. Both come from measurements (:mod:`restorekit.film.analysis`) or
-from the Boolean model's closed form (:meth:`GaussianGrain.from_boolean`): a grain with the
-Boolean model's second-order statistics at the cost of one small convolution. What it cannot
-have is the Boolean model's change of texture with intensity (its spectrum is one shape for every
-grey level) and its skew near black and white; the benchmark measures both.
+with :math:`s(u)` a standard-deviation curve (piecewise linear through given points, looked up
+at 4096 tabulated grey levels) and :math:`k` a zero-phase kernel of unit energy whose power
+spectrum :math:`|K(f)|^2` is the grain's normalised noise power spectrum. Both come from
+measurements (:mod:`restorekit.film.estimate`) or from the Boolean model's closed form
+(:meth:`GaussianGrain.from_boolean`): a grain with the Boolean model's second-order statistics
+at the cost of one small convolution. What it cannot have is the Boolean model's change of
+texture with intensity (its spectrum is one shape for every grey level) and its skew near black
+and white; the benchmark measures both.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from restorekit.film._common import engine_setup
 from restorekit.film.boolean import BooleanGrain, boolean_autocovariance
 
 __all__ = ["GaussianGrain", "kernel_from_autocovariance", "render_gaussian"]
+
+#: grey levels at which the std curve is tabulated for rendering
+_LEVELS = 4096
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,23 @@ class GaussianGrain:
         return cls(tuple(edges), tuple(std), kernel)
 
 
+def _filter(noise: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """``noise (B, 1, H + 2r, W + 2r)`` filtered by ``k`` (valid). A kernel of rank one (every
+    Boolean-derived kernel: the model is isotropic and Gaussian-filtered) is applied as a column
+    then a row filter, each a product over sliding windows, about twice as fast as the 2-D
+    convolution of one channel here."""
+    size = k.shape[0]
+    if size == 1:
+        return noise * k[0, 0]
+    U, S, V = torch.linalg.svd(k.double())
+    if S[1] > 1e-3 * S[0]:
+        return F.conv2d(noise, k[None, None])
+    row = (V[0] * S[0].sqrt()).to(noise.dtype)
+    col = (U[:, 0] * S[0].sqrt()).to(noise.dtype)
+    out = noise.unfold(-1, size, 1) @ row  # (B, 1, H + 2r, W)
+    return out.unfold(-2, size, 1) @ col  # (B, 1, H, W)
+
+
 def kernel_from_autocovariance(cov: torch.Tensor, size: int | None = None) -> torch.Tensor:
     """A zero-phase kernel ``k`` with ``k * k^T`` close to the autocovariance ``cov``.
 
@@ -170,6 +191,11 @@ def render_gaussian(
         k = p.kernel
         r = k.shape[0] // 2
         noise = torch.randn(B, 1, u.shape[-2] + 2 * r, u.shape[-1] + 2 * r, generator=generator)
-        shaped = F.conv2d(noise, k[None, None]) if r else noise * k[0, 0]
-        out[:, c : c + 1] = (u[:, c : c + 1] + p.std_at(u[:, c : c + 1]) * shaped).clamp(0, 1)
+        shaped = _filter(noise, k)
+        # the std curve tabulated at 4096 grey levels and looked up (nearest level): a
+        # piecewise-linear search per pixel costs more than the filtering
+        table = p.std_at(torch.linspace(0, 1, _LEVELS, device=u.device)).to(u.dtype)
+        index = (u[:, c : c + 1].clamp(0, 1) * (_LEVELS - 1)).round_().long()
+        shaped.mul_(table[index])
+        out[:, c : c + 1] = shaped.add_(u[:, c : c + 1]).clamp_(0, 1)
     return out

@@ -38,6 +38,7 @@ class GrainNet(nn.Module):
         radius_range: the grain radii (output pixels) it is trained for, ``[lo, hi]``.
         spread_range: the radius spreads ``radius_sigma / radius`` it is trained for.
         blur_range: the filter sigmas (output pixels) it is trained for.
+        skew: add a skew feature (:meth:`features`) with its own per-pixel weight.
 
     Shape:
         ``forward(x (N, 1, H, W), params (N, 3), noise (N, k, H + 2m, W + 2m)) -> grain
@@ -66,9 +67,11 @@ class GrainNet(nn.Module):
         radius_range: tuple[float, float] = (0.3, 1.0),
         spread_range: tuple[float, float] = (0.0, 0.5),
         blur_range: tuple[float, float] = (0.5, 1.4),
+        skew: bool = False,
     ) -> None:
         super().__init__()
         self.noise_channels = noise_channels
+        self.skew = bool(skew)
         self.ranges = (tuple(radius_range), tuple(spread_range), tuple(blur_range))
         # no padding: the noise is drawn with a margin, so no pixel sees a zero-padded border
         # (which would lower the grain there and teach the network too strong a grain)
@@ -79,7 +82,7 @@ class GrainNet(nn.Module):
             nn.SiLU(),
             nn.Conv2d(hidden, hidden, 1),
             nn.SiLU(),
-            nn.Conv2d(hidden, basis + 1, 1),
+            nn.Conv2d(hidden, basis + 1 + self.skew, 1),
         )
         with torch.no_grad():  # start near film grain's typical strength, std ~ 0.05
             self.mix[-1].bias[0].fill_(-3.0)
@@ -89,7 +92,7 @@ class GrainNet(nn.Module):
         self.register_buffer("param_span", span, persistent=False)
 
     def weights(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
-        """The per-pixel weights of the basis filters, ``(N, basis, H, W)``."""
+        """The per-pixel weights of the features (:meth:`features`), ``(N, basis [+ 1], H, W)``."""
         N, C, H, W = x.shape
         p = ((params - self.param_lo) / self.param_span).to(x.dtype)  # ranges -> [0, 1]
         # log u and log(1 - u) besides u: the Boolean model's grain changes fastest near 0 and 1
@@ -98,14 +101,30 @@ class GrainNet(nn.Module):
         out = self.mix(cond)
         # log-amplitude and mixing direction apart: the grain's strength spans decades
         amplitude = torch.exp(out[:, :1])
-        return amplitude * out[:, 1:] / out[:, 1:].norm(dim=1, keepdim=True).clamp(min=1e-6)
+        n = self.basis.out_channels
+        mixing = out[:, 1 : 1 + n]
+        w = amplitude * mixing / mixing.norm(dim=1, keepdim=True).clamp(min=1e-6)
+        if self.skew:  # the skew term's weight, relative to the amplitude
+            w = torch.cat([w, amplitude * out[:, 1 + n :]], dim=1)
+        return w
+
+    def features(self, noise: torch.Tensor) -> torch.Tensor:
+        """The basis responses of the noise and, with ``skew``, the zero-mean square of the
+        first one normalised to unit variance (``z^2 - 1``): a Gaussian field is symmetric, film
+        grain near black or white is not (isolated grains on white, isolated holes on black)."""
+        b = self.basis(noise)
+        if not self.skew:
+            return b
+        norm = self.basis.weight[0].pow(2).sum().sqrt().clamp(min=1e-6)  # unit-variance noise in
+        z = b[:, :1] / norm
+        return torch.cat([b, z * z - 1], dim=1)
 
     def forward(self, x: torch.Tensor, params: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        return (self.weights(x, params) * self.basis(noise)).sum(dim=1, keepdim=True)
+        return (self.weights(x, params) * self.features(noise)).sum(dim=1, keepdim=True)
 
     @torch.no_grad()
     def synthesize(
-        self, x: torch.Tensor, params: torch.Tensor, noise: torch.Tensor, levels: int = 1024
+        self, x: torch.Tensor, params: torch.Tensor, noise: torch.Tensor, levels: int = 4096
     ) -> torch.Tensor:
         """:meth:`forward` for inference, fast: the weights depend only on the grey level (the
         parameters are fixed per call), so they are tabulated at ``levels`` grey levels and
@@ -118,8 +137,9 @@ class GrainNet(nn.Module):
         """
         B, C, H, W = x.shape
         u = torch.linspace(0, 1, levels, dtype=x.dtype, device=x.device).view(1, 1, levels, 1)
-        table = self.weights(u, params.view(1, 3))[0, :, :, 0].T.contiguous()  # (levels, basis)
+        table = self.weights(u, params.view(1, 3))[0, :, :, 0].T.contiguous()  # (levels, n)
         index = (x.reshape(-1).clamp(0, 1) * (levels - 1)).round().long()
-        b = self.basis(noise.contiguous(memory_format=torch.channels_last))  # (1, n, H, W)
+        b = self.features(noise.contiguous(memory_format=torch.channels_last))  # (1, n, H, W)
+        b = b.contiguous(memory_format=torch.channels_last)
         b = b.permute(0, 2, 3, 1).reshape(H * W, -1)  # channels-last: a free view
         return torch.einsum("pk,pk->p", b, table[index]).view(1, 1, H, W)

@@ -7,6 +7,7 @@ in order (each stage starts from the model of the one before):
   ``gray-stage2.yaml``, ``gray-stage3.yaml``.
 - ``denoise-color`` (``denoise_color.safetensors``): ``configs/denoise/color.yaml``,
   ``color-stage2.yaml``, ``color-wide.yaml``.
+- ``grain`` (``grain.safetensors``): ``configs/grain/learned.yaml``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ PRETRAINED: dict[str, tuple[str, str]] = {
     "demosaic": ("demosaic.safetensors", "demosaicnet"),
     "denoise-gray": ("denoise_gray.safetensors", "unet-denoiser"),
     "denoise-color": ("denoise_color.safetensors", "unet-denoiser"),
+    "grain": ("grain.safetensors", "grain-net"),
 }
 
 

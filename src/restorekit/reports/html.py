@@ -88,9 +88,16 @@ def _table(result: BenchmarkResult, metric: str) -> str:
 
 
 def html_report(
-    results: Sequence[BenchmarkResult], path: str | os.PathLike, title: str, intro: str = ""
+    results: Sequence[BenchmarkResult],
+    path: str | os.PathLike,
+    title: str,
+    intro: str = "",
+    sections: Sequence[str] = (),
 ) -> Path:
     """Write one HTML page for several benchmark results; images are linked relative to ``path``.
+
+    ``sections`` are more HTML fragments (a task's own section, e.g. film grain), placed after
+    the benchmark results.
 
     Returns:
         The path written.
@@ -109,6 +116,7 @@ def html_report(
             parts.append(
                 f"<p><img src='{html.escape(rel)}' alt='{html.escape(Path(fig).stem)}'></p>"
             )
+    parts.extend(sections)
     if results:
         m = results[0].machine
         parts.append(
