@@ -1,0 +1,87 @@
+"""The learned grain engine: the network's contract, its fast path, tiling, ranges, and the shipped
+model's statistics against the Boolean engine (grain is random: statistics, fixed seeds)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import restorekit.film.learned as learned
+from restorekit.errors import RestorekitError
+from restorekit.film.boolean import BooleanGrain, render_boolean
+from restorekit.film.learned import render_learned
+from restorekit.metrics.grain import radial_power_spectrum
+from restorekit.models import build
+
+
+def _net() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return build("grain-net").eval()
+
+
+@pytest.mark.parametrize("skew", [False, True])
+def test_odd_sizes_and_gradients(skew):
+    net = build("grain-net", skew=skew)
+    x = torch.rand(2, 1, 37, 31)
+    noise = torch.randn(2, 1, 37 + 6, 31 + 6)
+    g = net(x, torch.tensor([[0.5, 0.0, 0.8], [0.7, 0.2, 1.0]]), noise)
+    assert g.shape == x.shape and torch.isfinite(g).all()
+    g.square().mean().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in net.parameters())
+
+
+@pytest.mark.parametrize("skew", [False, True])
+def test_fast_path_equals_forward_within_the_level_step(skew):
+    torch.manual_seed(0)
+    net = build("grain-net", skew=skew).eval()
+    x = torch.rand(1, 1, 40, 50)
+    p = torch.tensor([0.6, 0.1, 0.9])
+    noise = torch.randn(1, 1, 46, 56)
+    with torch.no_grad():
+        slow = net(x, p[None], noise)
+        fast = net.synthesize(x, p, noise)
+    diff = (slow - fast).abs()  # nearest of 4096 tabulated grey levels
+    assert diff.max() < 0.1 * slow.std() and diff.mean() < 0.01 * slow.std()
+
+
+def test_tiles_do_not_change_the_result(monkeypatch):
+    net = _net()
+    x = torch.rand(1, 3, 90, 70)
+    whole = render_learned(x, BooleanGrain(), torch.Generator().manual_seed(0), model=net)
+    monkeypatch.setattr(learned, "_TILE", 32)
+    tiles = render_learned(x, BooleanGrain(), torch.Generator().manual_seed(0), model=net)
+    assert (whole - tiles).abs().max() < 1e-5
+    other = render_learned(x, BooleanGrain(), torch.Generator().manual_seed(1), model=net)
+    assert not torch.equal(whole, other)
+
+
+def test_zoom_and_ranges():
+    net = _net()
+    out = render_learned(torch.rand(1, 1, 20, 30), BooleanGrain(0.3, 0, 0.5), None, 2.0, net)
+    assert out.shape == (1, 1, 40, 60)
+    with pytest.raises(RestorekitError, match=r"trained for radius x zoom in \[0.3, 1\], got 2"):
+        render_learned(torch.rand(1, 1, 8, 8), BooleanGrain(radius=2.0), model=net)
+    with pytest.raises(RestorekitError, match="blur x zoom"):
+        render_learned(torch.rand(1, 1, 8, 8), BooleanGrain(blur=0.4), model=net)
+
+
+@pytest.mark.parametrize("setting", [(0.4, 0.0, 0.7), (0.6, 0.0, 0.9), (0.8, 0.0, 1.2)])
+def test_shipped_model_follows_the_boolean_statistics(setting):
+    """Flat fields at five grey levels against the Boolean engine: the variance ratio and the
+    spectrum error (each ring's ratio weighted by its share of the Boolean power).
+
+    The shipped model is NOT within the issue's 10 %: measured (256x256 fields, these seeds) the
+    variance is within 35 % at every level (worst at 0.9, where Boolean grain is isolated holes)
+    and the spectrum error averages 17-27 % over the levels (benchmarks/film_grain.py has the
+    full table). These bounds guard what it reaches against regressions."""
+    r, rs, b = setting
+    grain = BooleanGrain(r, rs, b)
+    levels = torch.tensor([0.1, 0.3, 0.5, 0.7, 0.9])
+    x = levels.view(-1, 1, 1, 1).expand(-1, 1, 256, 256).contiguous()
+    ref = render_boolean(x, grain, torch.Generator().manual_seed(0)) - x
+    ours = render_learned(x, grain, torch.Generator().manual_seed(1)) - x
+    ratio = ours.var(dim=(-2, -1)) / ref.var(dim=(-2, -1))
+    assert ((ratio - 1).abs() < 0.4).all(), ratio.flatten()
+    ps, pr = radial_power_spectrum(ours, 16)[:, 0], radial_power_spectrum(ref, 16)[:, 0]
+    err = ((ps / pr - 1).abs() * pr / pr.sum(1, keepdim=True)).sum(1)
+    assert err.mean() < 0.35, err
