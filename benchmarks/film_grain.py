@@ -561,39 +561,22 @@ def _av1_fit_against_dav1d() -> dict[str, Any]:
     # the scene, truth table, codec pair and measures are the test's own, imported so that the
     # numbers here are exactly what the test checks
     sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "film")]
-    from test_av1 import _fit_scene, _spectrum_error, _truth_params, _variance_ratios
+    from test_av1 import _spectrum_error, _variance_ratios, dav1d_known_grain
 
-    from av1_tools import code_frame, stream_seed
     from restorekit.film.av1 import (
-        GRAIN_TABLE_END,
-        GrainTableEntry,
         apply_av1_grain,
         fit_av1_table,
-        write_grain_table,
     )
 
     out = {}
     for layout in ("mono", "420"):
         print(f"estimate: AV1 fit against dav1d, {layout}", flush=True)
-        y = _fit_scene()
-        h, w = y.shape
-        planes: tuple = (y, None, None)
-        if layout == "420":
-            c = np.full(((h + 1) // 2, (w + 1) // 2), 128, np.uint8)
-            planes = (y, c, c.copy())
-        truth = _truth_params(seed=1000)
-        if layout == "mono":
-            truth = dataclasses.replace(truth, scaling_points_cb=(), scaling_points_cr=())
         with tempfile.TemporaryDirectory() as tmp:
-            table = Path(tmp) / "truth.tbl"
-            write_grain_table(table, [GrainTableEntry(0, GRAIN_TABLE_END, truth)])
-            clean, grained = code_frame(Path(tmp), planes, table)
-        seed = stream_seed(truth.random_seed)
-        n = 1 if layout == "mono" else 3
-        img = [clean[k].astype(np.float64) for k in range(n)]
-        grain = [grained[k].astype(np.float64) - clean[k] for k in range(n)]
-        image_arg = img[0] if n == 1 else img
-        grain_arg = grain[0] if n == 1 else grain
+            case = dav1d_known_grain(Path(tmp), layout)
+        clean, truth, seed = case.clean, case.truth, case.seed
+        img, grain, image_arg, grain_arg = case.img, case.grain, case.image_arg, case.grain_arg
+        n = len(img)
+        h, w = clean[0].shape
         start = time.perf_counter()
         fit = fit_av1_table(image_arg, grain_arg, np.ones((h, w), bool), ar_lag=3, random_seed=seed)
         seconds = time.perf_counter() - start

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -680,6 +681,40 @@ def _spectrum_error(
     return float(np.mean(errs))
 
 
+def dav1d_known_grain(tmp: Path, layout: str) -> SimpleNamespace:
+    """The scene coded losslessly by aomenc with the known lag-3 table, decoded by dav1d with and
+    without grain. Fields: ``planes`` (the source), ``clean`` and ``grained`` (the decodes),
+    ``truth`` (the table), ``seed`` (the stream's), ``img`` and ``grain`` (float planes, one or
+    three), ``image_arg`` and ``grain_arg`` (:func:`fit_av1_table`'s layout). Shared with
+    ``benchmarks/film_grain.py``."""
+    y = _fit_scene()
+    h, w = y.shape
+    planes: Planes = (y, None, None)
+    if layout == "420":
+        c = np.full(((h + 1) // 2, (w + 1) // 2), 128, np.uint8)
+        planes = (y, c, c.copy())
+    truth = _truth_params(seed=1000)
+    if layout == "mono":  # aomenc --monochrome aborts on a table with chroma points
+        truth = dataclasses.replace(truth, scaling_points_cb=(), scaling_points_cr=())
+    table = tmp / "truth.tbl"
+    write_grain_table(table, [GrainTableEntry(0, GRAIN_TABLE_END, truth)])
+    clean, grained = code_frame(tmp, planes, table)
+    n = 1 if layout == "mono" else 3
+    img = [clean[k].astype(np.float64) for k in range(n)]
+    grain = [grained[k].astype(np.float64) - clean[k] for k in range(n)]
+    return SimpleNamespace(
+        planes=planes,
+        clean=clean,
+        grained=grained,
+        truth=truth,
+        seed=stream_seed(truth.random_seed),
+        img=img,
+        grain=grain,
+        image_arg=img[0] if n == 1 else img,
+        grain_arg=grain[0] if n == 1 else grain,
+    )
+
+
 @pytest.mark.parametrize("layout", ["mono", "420"])
 def test_fit_reproduces_dav1d_grain(tmp_path: Path, layout: str) -> None:
     """Fit a table to grain decoded by dav1d (known lag-3 table), re-synthesise, compare.
@@ -692,24 +727,11 @@ def test_fit_reproduces_dav1d_grain(tmp_path: Path, layout: str) -> None:
     ~32 x 32 distinct innovations, so its 25 coefficients are estimated from little. With
     another seed the fitted luma grain keeps the true table's variance (measured within 3 %).
     """
-    y = _fit_scene()
-    h, w = y.shape
-    planes: Planes = (y, None, None)
-    if layout == "420":
-        c = np.full(((h + 1) // 2, (w + 1) // 2), 128, np.uint8)
-        planes = (y, c, c.copy())
-    truth = _truth_params(seed=1000)
-    if layout == "mono":  # aomenc --monochrome aborts on a table with chroma points
-        truth = dataclasses.replace(truth, scaling_points_cb=(), scaling_points_cr=())
-    table = tmp_path / "truth.tbl"
-    write_grain_table(table, [GrainTableEntry(0, GRAIN_TABLE_END, truth)])
-    clean, grained = code_frame(tmp_path, planes, table)
-    seed = stream_seed(truth.random_seed)
-    n = 1 if layout == "mono" else 3
-    img = [clean[k].astype(np.float64) for k in range(n)]
-    grain = [grained[k].astype(np.float64) - clean[k] for k in range(n)]
-    image_arg = img[0] if n == 1 else img
-    grain_arg = grain[0] if n == 1 else grain
+    case = dav1d_known_grain(tmp_path, layout)
+    planes, clean, truth, seed = case.planes, case.clean, case.truth, case.seed
+    img, grain, image_arg, grain_arg = case.img, case.grain, case.image_arg, case.grain_arg
+    n = len(img)
+    h, w = clean[0].shape
 
     fit = fit_av1_table(image_arg, grain_arg, np.ones((h, w), bool), ar_lag=3, random_seed=seed)
     control = fit_av1_table(image_arg, grain_arg, None, ar_lag=0, random_seed=seed)
