@@ -18,7 +18,6 @@ The statistics themselves are :mod:`restorekit.metrics.grain`'s and
 from __future__ import annotations
 
 import html
-import io
 import json
 import math
 import os
@@ -39,6 +38,7 @@ from restorekit.metrics.grain import (
     variance_per_intensity,
 )
 from restorekit.metrics.spectrum import high_frequency_energy_ratio
+from restorekit.reports.figures import save_figure
 
 __all__ = [
     "GRAIN_RESIDUAL_METHODS",
@@ -666,18 +666,6 @@ _COLOURS = {"R": "red", "G": "green", "B": "blue", "gray": "black"}
 _MIN_BIN_PIXELS = 64
 
 
-def _save_figure(fig: Any, path: Path) -> None:
-    """Render a matplotlib figure with the Agg canvas and write the PNG atomically."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    from restorekit.io.files import atomic_write
-
-    FigureCanvasAgg(fig)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    atomic_write(path, buf.getvalue())
-
-
 def _plot_spectra(a: GrainAnalysis, path: Path) -> None:
     from matplotlib.figure import Figure
 
@@ -693,7 +681,7 @@ def _plot_spectra(a: GrainAnalysis, path: Path) -> None:
     ax.set_title(f"Noise power spectrum, mean of {a.n_measured} flat blocks of {a.block} px")
     ax.grid(alpha=0.3, which="both")
     ax.legend()
-    _save_figure(fig, path)
+    save_figure(fig, path)
 
 
 def _plot_variance(a: GrainAnalysis, path: Path) -> None:
@@ -715,7 +703,7 @@ def _plot_variance(a: GrainAnalysis, path: Path) -> None:
     ax.set_title(f"Grain variance against intensity (bins with >= {_MIN_BIN_PIXELS} pixels)")
     ax.grid(alpha=0.3)
     ax.legend()
-    _save_figure(fig, path)
+    save_figure(fig, path)
 
 
 def _flat_map(image: torch.Tensor, flat: torch.Tensor, block: int) -> torch.Tensor:

@@ -10,19 +10,20 @@ of the grain against the Boolean engine's, and the time each took.
 from __future__ import annotations
 
 import html
-import io
 import os
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 __all__ = ["grain_section"]
 
 
 def _render_all(x: torch.Tensor, quick: bool) -> list[tuple[str, torch.Tensor, float]]:
-    from restorekit.film.av1 import av1_grain, fit_av1_table, rgb_to_av1_ycbcr
+    from restorekit.film.av1 import av1_grain, rgb_to_av1_ycbcr
     from restorekit.film.boolean import BooleanGrain, render_boolean
+    from restorekit.film.estimate import fit_av1_checked
     from restorekit.film.gaussian import GaussianGrain, render_gaussian
     from restorekit.film.learned import render_learned
 
@@ -41,7 +42,8 @@ def _render_all(x: torch.Tensor, quick: bool) -> list[tuple[str, torch.Tensor, f
     # an AV1 table fitted to the Boolean render of this photo (its smooth copy as the clean one)
     ycc = rgb_to_av1_ycbcr(x[0].double().numpy() * 255)
     grain_ycc = rgb_to_av1_ycbcr((boolean - x)[0].double().numpy() * 255, offset=False)
-    params = fit_av1_table(ycc, grain_ycc, ar_lag=1 if quick else 3)
+    everywhere = np.ones(ycc.shape[1:], dtype=bool)
+    params = fit_av1_checked(ycc, grain_ycc, everywhere, ar_lag=1 if quick else 3)
     timed("av1 (fitted)", lambda: av1_grain(x, params))
     timed("learned", lambda: render_learned(x, grain, torch.Generator().manual_seed(0)))
     return out
@@ -106,14 +108,12 @@ def grain_section(photo: str | os.PathLike, out: str | os.PathLike, quick: bool 
 
 
 def _plot_spectra(x: torch.Tensor, renders: list, path: Path) -> None:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from restorekit.io.files import atomic_write
     from restorekit.metrics.grain import radial_power_spectrum, spectrum_bins
+    from restorekit.reports.figures import save_figure
 
     fig = Figure(figsize=(6, 3.6))
-    FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     f = spectrum_bins(16).numpy()
     for name, y, _ in renders:
@@ -123,6 +123,4 @@ def _plot_spectra(x: torch.Tensor, renders: list, path: Path) -> None:
     ax.set_ylabel("grain power (0..255 scale)")
     ax.legend()
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    atomic_write(path, buf.getvalue())
+    save_figure(fig, path, dpi=100)

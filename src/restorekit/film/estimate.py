@@ -32,6 +32,7 @@ __all__ = [
     "GrainEstimate",
     "block_statistics",
     "estimate_grain",
+    "fit_av1_checked",
     "fit_boolean",
     "fit_gaussian",
     "plane_residual",
@@ -289,7 +290,7 @@ def estimate_grain(image: torch.Tensor, block: int = 32, method: str = "gaussian
         RestorekitError: no flat block (one line).
     """
     from restorekit.film.analysis import expand_block_mask, grainy_flat_blocks, require_flat
-    from restorekit.film.av1 import fit_av1_table, rgb_to_av1_ycbcr
+    from restorekit.film.av1 import rgb_to_av1_ycbcr
 
     if image.ndim != 4 or image.shape[0] != 1 or image.shape[1] not in (1, 3):
         raise RestorekitError(
@@ -306,11 +307,11 @@ def estimate_grain(image: torch.Tensor, block: int = 32, method: str = "gaussian
     clean = plane[0].numpy() * 255
     noise = grain[0].numpy() * 255
     if image.shape[1] == 3:
-        clean = rgb_to_av1_ycbcr(clean)
-        noise = rgb_to_av1_ycbcr(noise, offset=False)
-        av1 = fit_av1_table(clean, noise, [pixel_mask] * 3)
+        av1 = fit_av1_checked(
+            rgb_to_av1_ycbcr(clean), rgb_to_av1_ycbcr(noise, offset=False), pixel_mask
+        )
     else:
-        av1 = fit_av1_table(clean[0], noise[0], pixel_mask)
+        av1 = fit_av1_checked(clean[:1], noise[:1], pixel_mask)
     return GrainEstimate(
         boolean=[f for f, _ in fits],
         boolean_residual=[r for _, r in fits],
@@ -320,3 +321,43 @@ def estimate_grain(image: torch.Tensor, block: int = 32, method: str = "gaussian
         total_blocks=int(mask.numel()),
         levels=[s.levels.tolist() for s in stats],
     )
+
+
+def fit_av1_checked(clean: Any, grain: Any, mask: Any, ar_lag: int = 3) -> Any:
+    """:func:`restorekit.film.av1.fit_av1_table` at ``ar_lag``, checked by re-synthesis: the
+    fitted table is applied to the clean planes and its grain must keep each plane's standard
+    deviation within a factor of 2 of the measured one and its mean within a quarter of that
+    standard deviation; otherwise the next shorter lag is fitted (lag 0 is kept).
+
+    Grain that is not AV1's own (Boolean grain, whose blur makes it strongly correlated, and
+    whose chroma in YCbCr mirrors the luma) can drive the lag-3 least squares to coefficients
+    that saturate and templates that explode; this keeps such a fit out of a table.
+
+    Args:
+        clean: ``(P, H, W)`` planes on 0..255 (Y, or Y Cb Cr 4:4:4), float.
+        grain: the grain, same layout.
+        mask: ``(H, W)`` boolean, the pixels to fit on.
+        ar_lag: the lag to try first.
+    """
+    import numpy as np
+
+    from restorekit.film.av1 import apply_av1_grain, fit_av1_table
+
+    planes = [np.clip(np.rint(c), 0, 255).astype(np.uint8) for c in clean]
+    for lag in range(ar_lag, -1, -1):
+        if len(planes) == 1:
+            params = fit_av1_table(clean[0], grain[0], mask, ar_lag=lag)
+            out = apply_av1_grain(planes[0], None, None, params)[:1]
+        else:
+            params = fit_av1_table(list(clean), list(grain), [mask] * 3, ar_lag=lag)
+            out = apply_av1_grain(*planes, params, (0, 0))
+        ok = True
+        for k, o in enumerate(out):
+            g = o.astype(np.float64) - planes[k]
+            want = float(grain[k][mask].std())
+            got, shift = float(g[mask].std()), abs(float(g[mask].mean()))
+            if want > 0.5 and not (0.5 * want <= got <= 2 * want and shift <= 0.25 * want):
+                ok = False
+        if ok or lag == 0:
+            return params
+    raise AssertionError("unreachable: lag 0 returns")

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-__all__ = ["best_crop_box", "comparison_strip", "crop_to_uint8"]
+__all__ = ["best_crop_box", "comparison_strip", "crop_to_uint8", "save_figure"]
 
 
 def best_crop_box(target: torch.Tensor, size: int = 96, step: int = 2) -> tuple[int, int, int, int]:
@@ -100,3 +100,18 @@ def comparison_strip(
         for j, line in enumerate(label.split("\n")[:2]):
             draw.text((x0 + 2, y0 + th + 2 + 15 * j), line, fill="black", font=font)
     write_image(path, from_numpy(np.asarray(canvas)))
+
+
+def save_figure(fig: object, path: str | os.PathLike, dpi: int = 110) -> None:
+    """Render a matplotlib ``Figure`` with the Agg canvas (no display, no pyplot state) and write
+    the PNG atomically."""
+    import io
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from restorekit.io.files import atomic_write
+
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)  # type: ignore[attr-defined]
+    atomic_write(path, buf.getvalue())
