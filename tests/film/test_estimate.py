@@ -83,4 +83,3 @@ def test_no_flat_block_is_one_clear_error():
     x = to_tensor(read_uint8(path))[..., :128, :128]
     with pytest.raises(RestorekitError, match=r"^no flat block"):
         estimate_grain(x)
-
