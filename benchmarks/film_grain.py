@@ -35,7 +35,8 @@ rerun alone; ``film_grain.md`` is written from the merged JSON every time.
   grain is compared with dav1d's (variance ratio per 32-level bin, spectrum error as mean |log
   ratio| over 15 rings against a lag-0 control).
 - ``pictures``: a crop of kodim04 at 100 % and a detail at 400 % (nearest neighbour) for the
-  clean image and every engine at (0.6, 0, 0.9) (AV1: a table fitted to that Boolean grain), and
+  clean image and every engine at (0.6, 0, 0.9) (AV1: a table fitted to that Boolean grain with
+  ``fit_av1_checked``), and
   the radially averaged spectra and variance curves of the engines against Boolean for that
   setting (from the ``fidelity`` part's JSON).
 
@@ -176,16 +177,23 @@ def _learned_model(path: str | None, quick: bool) -> tuple[torch.nn.Module | Non
     return None, f"skipped: {shipped.relative_to(ROOT)} does not exist yet (being trained)"
 
 
-def _fit_av1(setting: tuple[float, float, float], sizes: Sizes, seed: int = 0) -> Any:
-    """A lag-3 AV1 table (luma and chroma points) fitted to Boolean grain on a grey RGB ramp."""
+def _fit_av1(
+    setting: tuple[float, float, float], sizes: Sizes, seed: int = 0, checked: bool = False
+) -> Any:
+    """An AV1 table (luma and chroma points) fitted to Boolean grain on a grey RGB ramp: at lag 3
+    (the synthesis's heaviest case, for timing), or ``checked`` (``fit_av1_checked``: lag 3 or a
+    shorter lag where re-synthesis shows the fit unsound, for pictures)."""
     from restorekit.film.av1 import fit_av1_table, rgb_to_av1_ycbcr
     from restorekit.film.boolean import render_boolean
+    from restorekit.film.estimate import fit_av1_checked
 
     H, W = sizes.av1_ramp
     ramp = torch.linspace(0.03, 0.97, W).view(1, 1, 1, W).expand(1, 3, H, W).contiguous()
     out = render_boolean(ramp, _grain(setting), torch.Generator().manual_seed(seed))
     clean = rgb_to_av1_ycbcr(ramp[0].double().numpy() * 255)
     noise = rgb_to_av1_ycbcr((out - ramp)[0].double().numpy() * 255, offset=False)
+    if checked:
+        return fit_av1_checked(clean, noise, np.ones(clean.shape[1:], dtype=bool))
     return fit_av1_table(clean, noise, None, ar_lag=3, num_points=8, random_seed=seed)
 
 
@@ -766,7 +774,7 @@ def _curves_figure(out: Path, fidelity: dict[str, Any]) -> str | None:
 def part_pictures(args: argparse.Namespace, sizes: Sizes, report: dict[str, Any]) -> dict:
     model, model_note = _learned_model(args.learned_model, args.quick)
     print("pictures: fitting the AV1 table and rendering the crops", flush=True)
-    av1 = _fit_av1(MIDDLE, sizes)
+    av1 = _fit_av1(MIDDLE, sizes, checked=True)
     out = Path(args.out)
     files = [_crops_figure(out, sizes, model, av1)]
     curves = _curves_figure(out, report.get("fidelity", {}))
