@@ -12,10 +12,12 @@ from typing import Any
 
 from restorekit.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from restorekit.train.config import TrainConfig, config_to_dict, load_config
-from restorekit.train.supervised import Recipe, TrainResult, fit
+from restorekit.train.run import Run, TrainResult
+from restorekit.train.supervised import Recipe, fit
 
 __all__ = [
     "RECIPES",
+    "Run",
     "Checkpoint",
     "Recipe",
     "TrainConfig",

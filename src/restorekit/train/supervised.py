@@ -15,13 +15,7 @@ killed run finishes where an uninterrupted one would.
 
 from __future__ import annotations
 
-import json
-import math
 import sys
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 import torch
@@ -30,11 +24,10 @@ from torch import nn
 from restorekit.data import HardPatchMiner, ImageBank, PatchBatch, sample_patches
 from restorekit.data.patches import color_augment
 from restorekit.errors import RestorekitError
-from restorekit.io.files import atomic_write
-from restorekit.train.checkpoint import load_checkpoint, save_checkpoint
-from restorekit.train.config import TrainConfig, config_to_dict
+from restorekit.train.config import TrainConfig
+from restorekit.train.run import Run, TrainResult
 
-__all__ = ["Recipe", "TrainResult", "fit"]
+__all__ = ["Recipe", "TrainResult", "fit", "validation_images"]
 
 
 class Recipe(Protocol):
@@ -64,42 +57,6 @@ class Recipe(Protocol):
         ...
 
 
-@dataclass
-class TrainResult:
-    """What a finished run reports."""
-
-    out: Path
-    steps: int
-    seconds: float
-    val: dict[str, float] = field(default_factory=dict)
-
-
-def _lr_lambda(cfg: TrainConfig) -> Callable[[int], float]:
-    o = cfg.optim
-
-    def factor(step: int) -> float:
-        if o.warmup and step < o.warmup:
-            return (step + 1) / o.warmup
-        if o.scheduler == "constant":
-            return 1.0
-        t = (step - o.warmup) / max(1, o.steps - o.warmup)
-        floor = o.min_lr / o.lr
-        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
-
-    return factor
-
-
-def _make_loss(cfg: TrainConfig) -> nn.Module:
-    from restorekit.losses import CompositeLoss
-
-    return CompositeLoss(cfg.loss.weights, schedule=cfg.loss.schedule or None, **cfg.loss.options)
-
-
-def _set_threads(cfg: TrainConfig) -> None:
-    if cfg.run.threads:
-        torch.set_num_threads(cfg.run.threads)
-
-
 def fit(
     cfg: TrainConfig,
     recipe: Recipe,
@@ -121,172 +78,67 @@ def fit(
         RestorekitError: an existing run folder without ``resume``, nothing to resume, a
             checkpoint of another model.
     """
-    from lightning_fabric import Fabric
-    from tqdm import tqdm
+    from restorekit.losses import CompositeLoss
+    from restorekit.models import build
 
-    from restorekit.models import build, save_model
-
-    _set_threads(cfg)
-    out = Path(cfg.run.out)
-    ckpt_path = out / "checkpoints" / "last.safetensors"
-    if resume and not ckpt_path.is_file():
-        raise RestorekitError(f"nothing to resume: {ckpt_path} does not exist")
-    if not resume and ckpt_path.is_file():
-        raise RestorekitError(
-            f"{out} already holds a run; pass --resume to continue it or set run.out elsewhere"
-        )
-
-    strategy = "ddp" if cfg.run.devices > 1 else "auto"
-    fabric = Fabric(
-        accelerator=cfg.run.accelerator,
-        devices=cfg.run.devices,
-        strategy=strategy,
-        precision=cfg.run.precision,
-    )
-    fabric.launch()
-    main = fabric.is_global_zero
-
-    torch.manual_seed(cfg.seed)  # the same initial weights on every process
+    run = Run(cfg, resume=resume, progress=progress, max_steps=max_steps)
     net = build(cfg.model.name, **cfg.model.args)
     if cfg.model.init and not resume:
         _init_from(net, cfg.model.init)
-    trainable = _freeze(net, cfg.model.freeze)
-    optimizer = torch.optim.AdamW(
-        trainable,
-        lr=cfg.optim.lr,
-        betas=cfg.optim.betas,
-        weight_decay=cfg.optim.weight_decay,
+    optimizer = run.adam(_freeze(net, cfg.model.freeze))
+    criterion = CompositeLoss(
+        cfg.loss.weights, schedule=cfg.loss.schedule or None, **cfg.loss.options
     )
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(cfg))
-    criterion = _make_loss(cfg)
-    # each process draws its own patches
-    generator = torch.Generator().manual_seed(cfg.seed * 1000 + fabric.global_rank)
-    miner = (
-        HardPatchMiner(cfg.data.mining.capacity, cfg.data.mining.revisit)
-        if cfg.data.mining
-        else None
-    )
-
-    start, elapsed = 0, 0.0
-    if resume:
-        ck = load_checkpoint(ckpt_path, net, optimizer, scheduler)
-        start = ck.step
-        elapsed = float(ck.extra.get("elapsed", torch.tensor(0.0)))
-        if f"generator{fabric.global_rank}" in ck.extra:
-            generator.set_state(ck.extra[f"generator{fabric.global_rank}"])
-        if miner is not None and "miner.ids" in ck.extra:
-            miner.load_state_dict({k[6:]: v for k, v in ck.extra.items() if k.startswith("miner.")})
-
+    d = cfg.data
+    miner = HardPatchMiner(d.mining.capacity, d.mining.revisit) if d.mining else None
+    model = run.network("model", net, optimizer)
+    if miner is not None:
+        run.keep("miner", miner)
+    run.restore()
     bank = ImageBank(
-        cfg.data.train,
-        mode=cfg.data.mode,
-        downscale=cfg.data.downscale,
-        holdout=cfg.data.holdout,
-        progress=progress and main,
+        d.train,
+        mode=d.mode,
+        downscale=d.downscale,
+        holdout=d.holdout,
+        progress=progress and run.main,
     )
-    val_images = _validation_images(cfg) if main else []
+    val_images = validation_images(cfg) if run.main else []
 
-    net = net.to(memory_format=torch.channels_last)
-    model, optimizer = fabric.setup(net, optimizer)
-    if main:
-        out.mkdir(parents=True, exist_ok=True)
-        _write_config(out / "config.yaml", cfg)
-    writer = _tensorboard(out / "tb") if main else None
+    def validate() -> tuple[dict[str, float], torch.Tensor]:
+        return recipe.validate(net, val_images), recipe.preview(net, val_images[0])
 
-    def checkpoint(step: int) -> None:
-        if not main:
-            return
-        extra = {f"generator{fabric.global_rank}": generator.get_state()}
-        extra["elapsed"] = torch.tensor(elapsed + (time.perf_counter() - t0))
+    run.start(validate if val_images else None)
+    _train_mode(net)
+    for step in run.steps():
         if miner is not None:
-            extra.update({f"miner.{k}": v for k, v in miner.state_dict().items()})
-        save_checkpoint(ckpt_path, net, optimizer, step, scheduler, extra, config_to_dict(cfg))
-
-    stop = min(cfg.optim.steps, max_steps or cfg.optim.steps)
-    per_step = cfg.data.batch * fabric.world_size
-    bar = tqdm(
-        total=stop,
-        initial=start,
-        unit="step",
-        desc=f"train {cfg.model.name}",
-        disable=not (progress and main),
-        dynamic_ncols=True,
-    )
-    t0 = time.perf_counter()
-    rate_t, rate_step = t0, start
-    val: dict[str, float] = {}
-    _train_mode(net, cfg.model.freeze)
-    for step in range(start, stop):
-        if miner is not None:
-            batch = miner.sample(bank, cfg.data.batch, cfg.data.patch, generator)
+            batch = miner.sample(bank, d.batch, d.patch, run.generator)
         else:
-            patches = sample_patches(bank, cfg.data.batch, cfg.data.patch, generator)
-            batch = PatchBatch(patches, torch.full((cfg.data.batch,), -1))
+            patches = sample_patches(bank, d.batch, d.patch, run.generator)
+            batch = PatchBatch(patches, torch.full((d.batch,), -1))
         gt = batch.patches
-        if cfg.data.color_augment:
-            d = cfg.data
+        if d.color_augment:
             gt = color_augment(
                 gt,
-                generator,
+                run.generator,
                 saturation=d.color_saturation,
                 permute=d.color_permute,
                 boost=d.color_boost,
             )
-        inputs, target = recipe.degrade(gt, generator)
-        inputs = _channels_last(fabric.to_device(inputs))
-        target = fabric.to_device(target)
+        inputs, target = recipe.degrade(gt, run.generator)
+        inputs = run.to_device(inputs)
+        target = run.fabric.to_device(target)
         output = recipe.forward(model, inputs)
         loss, parts = criterion(output, target, progress=step / cfg.optim.steps)
         optimizer.zero_grad(set_to_none=True)
-        fabric.backward(loss)
-        if cfg.optim.grad_clip:
-            fabric.clip_gradients(model, optimizer, max_norm=cfg.optim.grad_clip)
+        run.backward(loss, "model")
         optimizer.step()
-        scheduler.step()
         if miner is not None:
             with torch.no_grad():
                 per_patch = (output - target).abs().flatten(1).mean(1)
             batch.patches = gt  # the pool keeps the (augmented) patch the loss was measured on
             miner.update(batch, per_patch)
-        done = step + 1
-        loss_value = loss.item()
-        if not math.isfinite(loss_value):
-            raise RestorekitError(f"loss became {loss_value} at step {done}; lower optim.lr")
-        if main and (done % cfg.run.log_every == 0 or done == stop):
-            now = time.perf_counter()
-            speed = (done - rate_step) * per_step / max(now - rate_t, 1e-9)
-            rate_t, rate_step = now, done
-            bar.set_postfix(loss=f"{loss_value:.4g}", patches_s=f"{speed:.0f}", refresh=False)
-            writer.add_scalar("train/loss", loss_value, done)
-            for k, v in parts.items():
-                writer.add_scalar(f"train/{k}", float(v), done)
-            writer.add_scalar("train/lr", scheduler.get_last_lr()[0], done)
-            writer.add_scalar("train/patches_per_s", speed, done)
-        bar.update(1)
-        if done % cfg.run.checkpoint_every == 0 or done == stop:
-            checkpoint(done)
-        if main and (done % cfg.run.validate_every == 0 or done == stop) and val_images:
-            val = _validate(recipe, net, val_images, done, out, writer)
-            _train_mode(net, cfg.model.freeze)
-        fabric.barrier()
-    bar.close()
-    seconds = elapsed + (time.perf_counter() - t0)
-    if main and stop == cfg.optim.steps:
-        extra = {
-            "task": cfg.task,
-            "config": config_to_dict(cfg),
-            "train_steps": stop,
-            "train_seconds": round(seconds, 1),
-            "val": val,
-        }
-        net.eval()
-        with torch.inference_mode():
-            extra.update(recipe.finalize(net, val_images))
-        dtype = getattr(torch, cfg.run.weights_dtype)
-        save_model(out / "model.safetensors", net, extra, dtype=dtype)
-    if writer is not None:
-        writer.close()
-    return TrainResult(out, stop, seconds, val)
+        run.log(loss=loss.item(), **{k: float(v) for k, v in parts.items()})
+    return run.finish("model", lambda: recipe.finalize(net, val_images))
 
 
 def _init_from(net: nn.Module, path: str) -> None:
@@ -328,6 +180,7 @@ def _freeze(net: nn.Module, prefixes: list[str]) -> list[nn.Parameter]:
     for prefix in prefixes:
         if prefix not in names:
             raise RestorekitError(f"model.freeze: {net.registry_name} has no submodule {prefix!r}")
+        names[prefix]._frozen = True  # stays in eval mode (its BatchNorm statistics too)
         for p in names[prefix].parameters():
             p.requires_grad_(False)
     trainable = [p for p in net.parameters() if p.requires_grad]
@@ -336,20 +189,15 @@ def _freeze(net: nn.Module, prefixes: list[str]) -> list[nn.Parameter]:
     return trainable
 
 
-def _train_mode(net: nn.Module, frozen: list[str]) -> None:
+def _train_mode(net: nn.Module) -> None:
     """Training mode, except frozen submodules (their BatchNorm statistics must not move)."""
     net.train()
-    for prefix in frozen:
-        net.get_submodule(prefix).eval()
+    for m in net.modules():
+        if getattr(m, "_frozen", False):
+            m.eval()
 
 
-def _channels_last(inputs: Any) -> Any:
-    if isinstance(inputs, torch.Tensor):
-        return inputs.contiguous(memory_format=torch.channels_last) if inputs.ndim == 4 else inputs
-    return type(inputs)(_channels_last(v) for v in inputs)
-
-
-def _validation_images(cfg: TrainConfig) -> list[torch.Tensor]:
+def validation_images(cfg: TrainConfig) -> list[torch.Tensor]:
     d = cfg.data
     if d.val:
         bank = ImageBank(d.val, mode=d.mode, downscale=d.downscale)
@@ -360,31 +208,3 @@ def _validation_images(cfg: TrainConfig) -> list[torch.Tensor]:
     else:
         return []
     return [x[None] for x in bank.images]
-
-
-def _validate(
-    recipe: Recipe, net: nn.Module, images: list[torch.Tensor], step: int, out: Path, writer: Any
-) -> dict[str, float]:
-    net.eval()
-    with torch.inference_mode():
-        scores = recipe.validate(net, images)
-        picture = recipe.preview(net, images[0])
-    net.train()
-    for k, v in scores.items():
-        writer.add_scalar(f"val/{k}", v, step)
-    writer.add_image("val/preview", picture.clamp(0, 1), step)
-    with open(out / "log.jsonl", "a") as f:
-        f.write(json.dumps({"step": step, **{k: round(v, 4) for k, v in scores.items()}}) + "\n")
-    return scores
-
-
-def _write_config(path: Path, cfg: TrainConfig) -> None:
-    import yaml
-
-    atomic_write(path, yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
-
-
-def _tensorboard(folder: Path) -> Any:
-    from torch.utils.tensorboard import SummaryWriter
-
-    return SummaryWriter(str(folder))
