@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from restorekit.data.noisy import NoiseModel, NoisyPatches, frame_groups
 from restorekit.data.patches import (
     HardPatchMiner,
     ImageBank,
@@ -14,8 +15,11 @@ from restorekit.data.patches import (
 __all__ = [
     "HardPatchMiner",
     "ImageBank",
+    "NoiseModel",
+    "NoisyPatches",
     "PatchBatch",
     "color_augment",
     "dihedral",
+    "frame_groups",
     "sample_patches",
 ]

@@ -18,9 +18,12 @@ from restorekit.degrade.cfa import (
 from restorekit.degrade.noise import (
     AddGaussianNoise,
     AddPoissonGaussianNoise,
+    AddSpeckleNoise,
     add_gaussian_noise,
     add_poisson_gaussian_noise,
+    add_speckle_noise,
     sample_gaussian_noise,
+    sample_speckle,
 )
 from restorekit.degrade.resize import Downscale, Resize, downscale, imresize
 
@@ -28,11 +31,13 @@ __all__ = [
     "CFA",
     "AddGaussianNoise",
     "AddPoissonGaussianNoise",
+    "AddSpeckleNoise",
     "Downscale",
     "Mosaic",
     "Resize",
     "add_gaussian_noise",
     "add_poisson_gaussian_noise",
+    "add_speckle_noise",
     "cfa_mask",
     "downscale",
     "imresize",
@@ -40,5 +45,6 @@ __all__ = [
     "mosaic_sparse",
     "parse_cfa",
     "sample_gaussian_noise",
+    "sample_speckle",
     "sparse_from_mosaic",
 ]

@@ -9,10 +9,13 @@ them rounds to 8 bit: the field reports numbers on 8-bit images, so quantise bef
   (equal to pytorch-msssim in its default mode, defined on any size), both differentiable
 - :func:`epi` and :func:`gcmse`, edge-preservation metrics for OCT / speckle denoising
 - :func:`high_frequency_energy_ratio`, for an image or a residual (no reference)
+- :func:`enl` and :func:`cnr`, no-reference OCT metrics over regions, with :func:`oct_regions`
+  (a stated rule that picks the regions on a clean reference) and :func:`oct_scores`
 - :func:`rgb_to_y`, :func:`rgb_to_ycbcr`, :func:`ycbcr_to_rgb`: BT.601 studio range as MATLAB
 
 :data:`METRICS` maps names to the full-reference metrics ``f(x, y) -> (B,)`` for the config and CLI
-edge; :func:`get_metric` looks one up with a helpful error.
+edge; :func:`get_metric` looks one up with a helpful error. The no-reference OCT metrics are not in
+it (they take regions, not a reference).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from restorekit._checks import closest_names
 from restorekit.errors import RestorekitError
 from restorekit.metrics.color import rgb_to_y, rgb_to_ycbcr, ycbcr_to_rgb
 from restorekit.metrics.edges import EPI, GCMSE, epi, gcmse, laplacian
+from restorekit.metrics.oct import CNR, ENL, OCTRegions, cnr, enl, oct_regions, oct_scores
 from restorekit.metrics.psnr import CPSNR, MSE, PSNR, cpsnr, mse, psnr
 from restorekit.metrics.spectrum import (
     HighFrequencyEnergyRatio,
@@ -42,7 +46,9 @@ from restorekit.metrics.ssim import (
 )
 
 __all__ = [
+    "CNR",
     "CPSNR",
+    "ENL",
     "EPI",
     "GCMSE",
     "METRICS",
@@ -52,7 +58,10 @@ __all__ = [
     "PSNR",
     "SSIM",
     "HighFrequencyEnergyRatio",
+    "OCTRegions",
+    "cnr",
     "cpsnr",
+    "enl",
     "epi",
     "gaussian_window",
     "gcmse",
@@ -62,6 +71,8 @@ __all__ = [
     "ms_ssim",
     "ms_ssim_levels",
     "mse",
+    "oct_regions",
+    "oct_scores",
     "psnr",
     "radial_frequency",
     "rgb_to_y",

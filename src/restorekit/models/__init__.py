@@ -17,6 +17,7 @@ from restorekit._checks import closest_names
 from restorekit.errors import RestorekitError
 from restorekit.models.demosaic import DemosaicNet
 from restorekit.models.denoise import DnCNN, FFDNet, ResNetDenoiser, UNetDenoiser
+from restorekit.models.discriminator import PatchGAN
 from restorekit.models.grain import GrainNet
 from restorekit.models.modulation import DNIDenoiser, ModulatedDenoiser
 from restorekit.models.weights import check_state, load_model, read_safetensors, save_model
@@ -29,6 +30,7 @@ __all__ = [
     "FFDNet",
     "GrainNet",
     "ModulatedDenoiser",
+    "PatchGAN",
     "ResNetDenoiser",
     "UNetDenoiser",
     "build",
@@ -49,6 +51,8 @@ MODELS: dict[str, type[nn.Module]] = {
     "modulated": ModulatedDenoiser,
     "dni": DNIDenoiser,
     "grain-net": GrainNet,
+    # the discriminator for adversarial training (logits, not an image)
+    "patchgan": PatchGAN,
 }
 
 

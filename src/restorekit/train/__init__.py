@@ -16,10 +16,11 @@ from restorekit.train.run import Run, TrainResult
 from restorekit.train.supervised import Recipe, fit
 
 __all__ = [
+    "LOOPS",
     "RECIPES",
-    "Run",
     "Checkpoint",
     "Recipe",
+    "Run",
     "TrainConfig",
     "TrainResult",
     "config_to_dict",
@@ -49,8 +50,26 @@ def _grain_recipe(cfg: TrainConfig) -> Recipe:
     return GrainRecipe.from_config(cfg)
 
 
-#: task name -> a function making the task's recipe from the config
+#: supervised task name -> a function making the task's recipe from the config
 RECIPES = {"demosaic": _demosaic_recipe, "denoise": _denoise_recipe, "grain": _grain_recipe}
+
+
+def _loop(name: str) -> Any:
+    def start(cfg: TrainConfig, **kw: Any) -> TrainResult:
+        from restorekit.train import selfsup
+
+        return getattr(selfsup, name)(cfg, **kw)
+
+    return start
+
+
+#: task name -> its training loop ``(cfg, resume, progress, max_steps) -> TrainResult``; the
+#: supervised tasks run :func:`fit` with their recipe
+LOOPS = {
+    "noise2noise": _loop("fit_noise2noise"),
+    "neighbor2neighbor": _loop("fit_neighbor2neighbor"),
+    "tcfl": _loop("fit_tcfl"),
+}
 
 
 def run_config(
@@ -62,4 +81,6 @@ def run_config(
 ) -> TrainResult:
     """Load, validate and train the config at ``path`` (``restorekit train``)."""
     cfg = load_config(path, overrides)
+    if cfg.task in LOOPS:
+        return LOOPS[cfg.task](cfg, resume=resume, progress=progress, max_steps=max_steps)
     return fit(cfg, RECIPES[cfg.task](cfg), resume=resume, progress=progress, max_steps=max_steps)

@@ -30,12 +30,15 @@ from restorekit._checks import closest_names
 from restorekit.errors import RestorekitError
 
 __all__ = [
+    "AdversarialConfig",
     "DataConfig",
     "LossConfig",
     "MiningConfig",
     "ModelConfig",
+    "NoiseConfig",
     "OptimConfig",
     "RunConfig",
+    "SelfSupConfig",
     "TrainConfig",
     "config_from_dict",
     "config_to_dict",
@@ -62,6 +65,21 @@ class MiningConfig:
 
     capacity: int = 512
     revisit: float = 0.25
+
+
+@dataclass(frozen=True)
+class NoiseConfig:
+    """Synthetic noise added to clean training images (self-supervised tasks); ``kind: none``
+    means the training images are already noisy (real scans)."""
+
+    #: "none", "gaussian", "poisson-gaussian" or "speckle"
+    kind: str = "none"
+    #: Gaussian (and the read noise of Poisson-Gaussian): standard deviation, 0..255 scale
+    sigma: float = 0.0
+    #: Poisson-Gaussian: the variance per unit of signal (see add_poisson_gaussian_noise)
+    gain: float = 0.0
+    #: speckle: the number of looks L (multiplicative Gamma noise of mean 1, variance 1/L)
+    looks: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -96,6 +114,20 @@ class DataConfig:
     #: denoise: the control level (alpha) the network is trained at; empty: a conditional model
     #: is told each patch's sigma, any other network level 0
     level: float | None = None
+    #: self-supervised tasks: the noise added to the training images ("none": they are noisy)
+    noise: NoiseConfig = field(default_factory=NoiseConfig)
+    #: unpaired tasks (TCFL): a folder of clean images, never paired with the noisy ones
+    clean: str = ""
+    #: which of ``clean``'s images: "all", or with ``holdout`` the "train" / "holdout" split
+    #: (the holdout half of the training folder gives a disjoint clean set)
+    clean_split: str = "all"
+    #: Noise2Noise on real scans: "frames" pairs two files of one scene (names ``SCENE_F.png``,
+    #: the same crop of two frames F); "noise" draws two noises for one clean patch
+    views: str = "noise"
+    #: real-noise validation: a folder of noisy scans ``SCENE_F.png`` scored against ``val``'s
+    #: clean ``SCENE.png`` (frame ``val_frame``); empty: synthetic noise on ``val``/holdout
+    val_noisy: str = ""
+    val_frame: int = 0
 
 
 @dataclass(frozen=True)
@@ -145,6 +177,42 @@ class RunConfig:
 
 
 @dataclass(frozen=True)
+class AdversarialConfig:
+    """The discriminator of an adversarial task and how it is trained (TCFL: the authors'
+    settings are the defaults)."""
+
+    discriminator: ModelConfig = field(
+        default_factory=lambda: ModelConfig("patchgan", {"in_channels": 1})
+    )
+    #: a name from restorekit.losses.GAN_LOSSES: vanilla, lsgan, wgan-gp, hinge, ragan, rahinge
+    loss: str = "lsgan"
+    #: the generator's adversarial term (0 removes the discriminator)
+    weight: float = 1.0
+    lr: float = 2e-5
+    betas: tuple[float, float] = (0.5, 0.999)
+    #: the discriminator's loss is real + fake_weight x the sum over the fakes (TCFL: 0.1, six)
+    fake_weight: float = 0.1
+    #: wgan-gp: the gradient penalty's weight
+    gp_weight: float = 10.0
+
+
+@dataclass(frozen=True)
+class SelfSupConfig:
+    """Self-supervised denoising (Noise2Noise, Neighbor2Neighbor, TCFL)."""
+
+    #: TCFL: weight of the L1 consistency terms (the authors' 6)
+    consistency: float = 6.0
+    #: Neighbor2Neighbor: the regulariser's weight at the end (ramped linearly from 0, as the
+    #: authors' code does; they use 2 for Gaussian noise)
+    gamma: float = 2.0
+    #: collapse watch: a run stops when the spread of the network's noise estimate across
+    #: inputs stays below ``collapse_threshold`` x the inputs' spread for ``collapse_patience``
+    #: steps in a row (0: never)
+    collapse_patience: int = 300
+    collapse_threshold: float = 0.01
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """A whole training run."""
 
@@ -155,9 +223,12 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     run: RunConfig = field(default_factory=RunConfig)
     seed: int = 0
+    adversarial: AdversarialConfig | None = None
+    selfsup: SelfSupConfig = field(default_factory=SelfSupConfig)
 
 
-_TASKS = ("demosaic", "denoise", "grain")
+_TASKS = ("demosaic", "denoise", "grain", "noise2noise", "neighbor2neighbor", "tcfl")
+_NOISES = ("none", "gaussian", "poisson-gaussian", "speckle")
 _SCHEDULERS = ("cosine", "constant")
 _ACCELERATORS = ("auto", "cpu", "cuda", "gpu", "mps")
 
@@ -285,6 +356,37 @@ def _validate(cfg: TrainConfig) -> None:
         need(0 <= cfg.data.level <= 1, f"data.level must be in [0, 1], got {cfg.data.level}")
     for name in cfg.loss.options:
         need(name in cfg.loss.weights, f"loss.options.{name} names a loss not in loss.weights")
+    n = cfg.data.noise
+    need(n.kind in _NOISES, f"data.noise.kind must be one of {', '.join(_NOISES)}, got {n.kind!r}")
+    need(n.sigma >= 0 and n.gain >= 0, "data.noise.sigma and data.noise.gain must be >= 0")
+    if n.kind == "speckle":
+        need(n.looks > 0, f"speckle looks L must be > 0, got {n.looks:g}")
+    need(
+        cfg.data.clean_split in ("all", "train", "holdout"),
+        f"data.clean_split must be 'all', 'train' or 'holdout', got {cfg.data.clean_split!r}",
+    )
+    need(cfg.data.views in ("noise", "frames"), "data.views must be 'noise' or 'frames'")
+    if cfg.task in ("noise2noise", "neighbor2neighbor", "tcfl"):
+        need(
+            cfg.data.views == "frames" or n.kind != "none" or cfg.task != "noise2noise",
+            "noise2noise needs two views: data.views 'frames' (real scans) or a data.noise.kind",
+        )
+    if cfg.task == "tcfl":
+        need(bool(cfg.data.clean), "tcfl needs data.clean, a folder of (unpaired) clean images")
+        need(cfg.adversarial is not None, "tcfl needs an adversarial section")
+    if cfg.adversarial is not None:
+        from restorekit.losses.gan import GAN_LOSSES
+
+        a = cfg.adversarial
+        need(
+            a.loss in GAN_LOSSES,
+            f"unknown GAN loss {a.loss!r}; known: "
+            + ", ".join(closest_names(a.loss, list(GAN_LOSSES))),
+        )
+        need(a.lr > 0 and a.weight >= 0 and a.fake_weight >= 0, "adversarial: lr > 0, weights >= 0")
+    s = cfg.selfsup
+    need(s.collapse_patience >= 0 and s.collapse_threshold >= 0, "selfsup.collapse_* must be >= 0")
+    need(s.gamma >= 0 and s.consistency >= 0, "selfsup.gamma and consistency must be >= 0")
 
 
 def load_config(path: str | os.PathLike, overrides: dict[str, Any] | None = None) -> TrainConfig:

@@ -1,0 +1,133 @@
+"""Training data without clean targets: noisy patches, pairs of noisy views, unpaired clean patches.
+
+Self-supervised denoising trains on noisy images only (Noise2Noise, Neighbor2Neighbor) or on
+noisy images and clean ones that show other scenes (TCFL). :class:`NoisyPatches` cuts them from
+images in memory:
+
+- real noisy scans (``noise=None``): patches of the files as they are; views of one scene are its
+  frames, files named ``SCENE_F.png`` (the same crop of two different frames F);
+- clean images and a synthetic noise (:class:`NoiseModel`): each patch gets the noise on the fly;
+  two views of one patch are two independent draws.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from dataclasses import dataclass
+
+import torch
+
+from restorekit.data.patches import ImageBank, _randint, dihedral, sample_patches
+from restorekit.errors import RestorekitError
+
+__all__ = ["NoiseModel", "NoisyPatches", "frame_groups"]
+
+_NOISES = ("gaussian", "poisson-gaussian", "speckle")
+
+
+@dataclass(frozen=True)
+class NoiseModel:
+    """A synthetic noise: ``gaussian`` (``sigma``, 0..255), ``poisson-gaussian`` (``gain`` and the
+    read noise ``sigma``) or ``speckle`` (``looks`` L, multiplicative Gamma of mean 1)."""
+
+    kind: str
+    sigma: float = 0.0
+    gain: float = 0.0
+    looks: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in _NOISES:
+            raise RestorekitError(
+                f"noise kind must be one of {', '.join(_NOISES)}, got {self.kind!r}"
+            )
+        if self.kind == "speckle" and not self.looks > 0:
+            raise RestorekitError(f"speckle looks L must be > 0, got {self.looks:g}")
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        """A noisy version of the clean images ``x`` (not clipped)."""
+        from restorekit.degrade import (
+            add_gaussian_noise,
+            add_poisson_gaussian_noise,
+            add_speckle_noise,
+        )
+
+        if self.kind == "gaussian":
+            return add_gaussian_noise(x, self.sigma / 255, generator)
+        if self.kind == "poisson-gaussian":
+            return add_poisson_gaussian_noise(x, self.gain, self.sigma / 255, generator)
+        return add_speckle_noise(x, self.looks, generator)
+
+
+def frame_groups(names: list[str]) -> list[list[int]]:
+    """Indices of the files of each scene, from names ``SCENE_F.ext`` (scenes in sorted order).
+
+    Example:
+        >>> frame_groups(["01_0.png", "01_1.png", "02_0.png", "02_3.png"])
+        [[0, 1], [2, 3]]
+    """
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, name in enumerate(names):
+        stem = os.path.splitext(name)[0]
+        scene, sep, _ = stem.rpartition("_")
+        groups[scene if sep else stem].append(i)
+    return [groups[k] for k in sorted(groups)]
+
+
+class NoisyPatches:
+    """Random noisy patches (and views, and unpaired clean patches) from images in memory.
+
+    Args:
+        bank: the training images: noisy scans, or clean images when ``noise`` is given.
+        noise: the synthetic noise for clean images; None for real noisy scans.
+        clean: unpaired clean images (TCFL's third path), or None.
+    """
+
+    def __init__(
+        self, bank: ImageBank, noise: NoiseModel | None = None, clean: ImageBank | None = None
+    ) -> None:
+        self.bank = bank
+        self.noise = noise
+        self.clean_bank = clean
+        self.groups = frame_groups(bank.names) if noise is None else []
+
+    def noisy(self, count: int, size: int, generator: torch.Generator) -> torch.Tensor:
+        """``(count, C, size, size)`` noisy patches."""
+        x = sample_patches(self.bank, count, size, generator, phase=1)
+        return x if self.noise is None else self.noise(x, generator)
+
+    def clean(self, count: int, size: int, generator: torch.Generator) -> torch.Tensor:
+        """``(count, C, size, size)`` clean patches of other scenes (unpaired)."""
+        if self.clean_bank is None:
+            raise RestorekitError("this task needs clean images (data.clean)")
+        return sample_patches(self.clean_bank, count, size, generator, phase=1)
+
+    def views(
+        self, count: int, size: int, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Two noisy views of the same patches: two noise draws, or two frames of one scene."""
+        if self.noise is not None:
+            x = sample_patches(self.bank, count, size, generator, phase=1)
+            return self.noise(x, generator), self.noise(x, generator)
+        pairs = [g for g in self.groups if len(g) >= 2]
+        if not pairs:
+            raise RestorekitError(
+                "data.views 'frames' needs scenes with two frames or more (files SCENE_F.png)"
+            )
+        a, b = [], []
+        for _ in range(count):
+            group = pairs[_randint(len(pairs), generator)]
+            i = _randint(len(group), generator)
+            j = (i + 1 + _randint(len(group) - 1, generator)) % len(group)
+            x, y = self.bank.images[group[i]], self.bank.images[group[j]]
+            H, W = min(x.shape[-2], y.shape[-2]), min(x.shape[-1], y.shape[-1])
+            if size > H or size > W:
+                raise RestorekitError(f"patch size {size} is larger than an image of {H}x{W}")
+            r, c, k = (
+                _randint(H - size + 1, generator),
+                _randint(W - size + 1, generator),
+                _randint(8, generator),
+            )
+            a.append(dihedral(x[:, r : r + size, c : c + size], k))
+            b.append(dihedral(y[:, r : r + size, c : c + size], k))
+        return torch.stack(a).contiguous(), torch.stack(b).contiguous()
