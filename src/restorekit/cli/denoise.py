@@ -11,6 +11,7 @@ from restorekit.errors import RestorekitError
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Any
 
     import torch
 
@@ -48,7 +49,10 @@ def register(sub: Subparsers) -> None:
         help=f"learned (default) or one of {', '.join(DENOISE_METHODS)}",
     )
     p.add_argument(
-        "--model", default=None, help="learned only: a trained denoiser model file (.safetensors)"
+        "--model",
+        default=None,
+        help="learned only: a shipped model's name (oct: retinal OCT B-scans, blind) or a trained "
+        "denoiser model file (.safetensors)",
     )
     p.add_argument(
         "--ensemble",
@@ -121,7 +125,19 @@ def cmd_denoise(args: argparse.Namespace) -> None:
     methods = ("learned", *DENOISERS)
     _check_method(args.method, methods, "denoise")
     learned = args.method == "learned"
-    if args.level is not None:
+    for flag, given in (("--model", args.model is not None), ("--ensemble", args.ensemble > 1)):
+        if given and not learned:
+            raise RestorekitError(f"{flag} needs --method learned")
+    custom = _resolve_model(args.model) if args.model is not None else None
+    blind = custom is not None and _is_blind(custom[0], custom[1])
+    if blind:
+        if sigma is not None or args.level is not None:
+            raise RestorekitError(
+                f"the model {args.model} is blind (it estimates the noise itself): "
+                "drop --sigma/--level"
+            )
+        args.level = 0.0
+    elif args.level is not None:
         if not learned:
             raise RestorekitError("--level needs --method learned (classical methods take --sigma)")
         if sigma is not None:
@@ -132,14 +148,6 @@ def cmd_denoise(args: argparse.Namespace) -> None:
         raise RestorekitError(
             "give the noise level: --sigma S (0..255), --sigma auto, or --level A"
         )
-    for flag, given in (("--model", args.model is not None), ("--ensemble", args.ensemble > 1)):
-        if given and not learned:
-            raise RestorekitError(f"{flag} needs --method learned")
-    custom = None
-    if args.model is not None:
-        from restorekit.models.control import load_denoiser
-
-        custom = load_denoiser(args.model)
 
     def fn(x: torch.Tensor, src: Path) -> torch.Tensor:
         if x.shape[1] not in (1, 3):
@@ -168,6 +176,38 @@ def cmd_denoise(args: argparse.Namespace) -> None:
         return out.clamp(0, 1)
 
     _process(args, fn)
+
+
+def _resolve_model(name: str) -> tuple[Any, Any]:
+    """``--model``: a shipped denoiser's name, or a model file."""
+    from pathlib import Path
+
+    from restorekit.models.control import load_denoiser
+    from restorekit.models.pretrained import PRETRAINED, pretrained_path
+
+    if name in PRETRAINED:
+        return load_denoiser(pretrained_path(name))
+    if not Path(name).is_file():
+        from restorekit._checks import closest_names
+
+        known = ", ".join(closest_names(name, [k for k in PRETRAINED if k in _DENOISERS]))
+        raise RestorekitError(
+            f"--model {name!r} names no shipped model (known: {known}) and no file"
+        )
+    return load_denoiser(name)
+
+
+#: the shipped models that are denoisers
+_DENOISERS = ("oct", "denoise-gray", "denoise-color")
+
+
+def _is_blind(model: Any, calibration: Any) -> bool:
+    """A denoiser that takes no noise level: not conditional, not modulated, no calibration."""
+    return (
+        calibration is None
+        and not getattr(model, "conditional", False)
+        and model.registry_name not in ("modulated", "dni")
+    )
 
 
 def cmd_calibrate(args: argparse.Namespace) -> None:

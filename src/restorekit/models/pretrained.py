@@ -8,6 +8,8 @@ in order (each stage starts from the model of the one before):
 - ``denoise-color`` (``denoise_color.safetensors``): ``configs/denoise/color.yaml``,
   ``color-stage2.yaml``, ``color-wide.yaml``.
 - ``grain`` (``grain.safetensors``): ``configs/grain/learned.yaml``.
+- ``oct`` (``denoise_oct.safetensors``): ``configs/selfsup/oct-*.yaml`` (the one named in the
+  file's metadata), trained on Duke18 ``train/`` only; a blind gray denoiser for OCT B-scans.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ PRETRAINED: dict[str, tuple[str, str]] = {
     "denoise-gray": ("denoise_gray.safetensors", "unet-denoiser"),
     "denoise-color": ("denoise_color.safetensors", "unet-denoiser"),
     "grain": ("grain.safetensors", "grain-net"),
+    "oct": ("denoise_oct.safetensors", "unet-denoiser"),
 }
 
 

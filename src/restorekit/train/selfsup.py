@@ -140,20 +140,29 @@ def _loss(cfg: TrainConfig) -> nn.Module:
     return CompositeLoss(cfg.loss.weights, schedule=cfg.loss.schedule or None, **cfg.loss.options)
 
 
-def fit_noise2noise(
-    cfg: TrainConfig, resume: bool = False, progress: bool = True, max_steps: int | None = None
-) -> TrainResult:
-    """Noise2Noise: one noisy view in, the other as the target (``loss``: use l2)."""
+def _one_denoiser(
+    cfg: TrainConfig, resume: bool, progress: bool, max_steps: int | None
+) -> tuple[Run, nn.Module, nn.Module, torch.optim.Optimizer, NoisyPatches]:
+    """A started run of one denoiser: the run, the network, its Fabric module, its optimizer,
+    the training data (validation on :func:`validation_pairs`)."""
     run = Run(cfg, resume=resume, progress=progress, max_steps=max_steps)
     net = _denoiser(cfg)
     optimizer = run.adam(net.parameters())
     model = run.network("model", net, optimizer)
-    criterion = _loss(cfg)
     run.restore()
     data = training_data(cfg, progress and run.main)
     pairs = validation_pairs(cfg) if run.main else []
     run.start(_validation(net, pairs) if pairs else None)
     net.train()
+    return run, net, model, optimizer, data
+
+
+def fit_noise2noise(
+    cfg: TrainConfig, resume: bool = False, progress: bool = True, max_steps: int | None = None
+) -> TrainResult:
+    """Noise2Noise: one noisy view in, the other as the target (``loss``: use l2)."""
+    run, net, model, optimizer, data = _one_denoiser(cfg, resume, progress, max_steps)
+    criterion = _loss(cfg)
     d = cfg.data
     for step in run.steps():
         view1, view2 = run.to_device(data.views(d.batch, d.patch, run.generator))
@@ -215,15 +224,7 @@ def fit_neighbor2neighbor(
     cfg: TrainConfig, resume: bool = False, progress: bool = True, max_steps: int | None = None
 ) -> TrainResult:
     """Neighbor2Neighbor from single noisy images (module docstring)."""
-    run = Run(cfg, resume=resume, progress=progress, max_steps=max_steps)
-    net = _denoiser(cfg)
-    optimizer = run.adam(net.parameters())
-    model = run.network("model", net, optimizer)
-    run.restore()
-    data = training_data(cfg, progress and run.main)
-    pairs = validation_pairs(cfg) if run.main else []
-    run.start(_validation(net, pairs) if pairs else None)
-    net.train()
+    run, net, model, optimizer, data = _one_denoiser(cfg, resume, progress, max_steps)
     d = cfg.data
     for step in run.steps():
         noisy = run.to_device(data.noisy(d.batch, d.patch, run.generator))
