@@ -7,10 +7,11 @@ Parts (each writes ``<out>/selfsup/<part>.json``; ``--report`` merges what exist
   images in sorted order, noise in float64 on 0..255, not clipped; outputs clipped; PSNR data range
   255, SSIM Gaussian 11x11). The four runs of ``configs/selfsup/bsd-*.yaml``: the supervised model,
   Noise2Noise, Neighbor2Neighbor and TCFL, one backbone, one budget (steps, batch, patch).
-- ``oct-baselines``: Duke18 (Fang et al., IEEE TMI 2013). The classical baselines' parameter is
+- ``oct-select``: Duke18 (Fang et al., IEEE TMI 2013). The classical baselines' parameter is
   chosen on training scans (frame 0 of subjects 01-03 against their averages, best mean PSNR):
   BM3D on the 8-bit scan (sigma on 0..255), BM3D on the log image ``log1p(255 x) / log 256``
-  (sigma on that scale), NLM (OpenCV, its strength from sigma). Then each runs on the test scans.
+  (sigma on that scale), NLM (OpenCV, its strength from sigma).
+- ``oct-baselines``: each baseline with its selected parameter on the test scans.
 - ``oct-models``: the OCT runs of ``configs/selfsup/oct-*.yaml`` (TCFL, Noise2Noise,
   Neighbor2Neighbor) and the shipped ``oct`` model on the test scans.
 
@@ -23,7 +24,7 @@ Speed: median seconds per scan over the four test scans, one thread.
 
 Usage (from the repository root, after the runs)::
 
-    .venv/bin/python benchmarks/selfsup.py --part bsd --part oct-baselines \
+    .venv/bin/python benchmarks/selfsup.py --part bsd --part oct-select --part oct-baselines \
         --part oct-models --report
 """
 
@@ -68,6 +69,9 @@ OCT_RUNS = {
 SELECTION_SUBJECTS = ("01", "02", "03")
 BM3D_GRID = (70.0, 90.0, 110.0, 130.0, 150.0)
 NLM_GRID = (30.0, 50.0, 70.0, 90.0)
+#: BM3D on log1p(255 x) / log 256: the noise there is about 0.15-0.3 (zeros of the dark
+#: background make it heavy-tailed)
+LOG_GRID = (0.1, 0.2, 0.3, 0.45)
 
 
 def _learned(path: Path) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -190,36 +194,43 @@ def _nlm(x: torch.Tensor, sigma255: float) -> torch.Tensor:
     return denoise_nlm_opencv(x.double(), sigma255 / 255).float()
 
 
-def _log_grid(pairs: list[tuple[str, torch.Tensor, torch.Tensor]]) -> tuple[float, ...]:
-    """Around the noise std of the log image (noisy minus average, training scans)."""
-    stds = [float((torch.log1p(255 * n) - torch.log1p(255 * c)).std() / _LOG) for _, n, c in pairs]
-    s = statistics.fmean(stds)
-    return tuple(round(s * f, 4) for f in (0.25, 0.4, 0.55, 0.7))
-
-
-def part_oct_baselines(out: Path) -> dict[str, Any]:
-    train = _oct_pairs("train", SELECTION_SUBJECTS)
-    selection: dict[str, Any] = {}
-    grids = {
+def _baselines() -> dict[str, tuple[Callable, tuple[float, ...]]]:
+    return {
         "BM3D": (_bm3d, BM3D_GRID),
-        "BM3D (log)": (_bm3d_log, _log_grid(train)),
+        "BM3D (log)": (_bm3d_log, LOG_GRID),
         "NLM": (_nlm, NLM_GRID),
     }
-    for name, (fn, grid) in grids.items():
+
+
+def part_oct_select(out: Path) -> dict[str, Any]:
+    """Each baseline's parameter, chosen on training scans (best mean PSNR)."""
+    train = _oct_pairs("train", SELECTION_SUBJECTS)
+    done = out / "selfsup" / "oct-select.json"  # written after each method: a rerun goes on
+    selection: dict[str, Any] = json.loads(done.read_text())["selection"] if done.is_file() else {}
+    for name, (fn, grid) in _baselines().items():
+        if name in selection:
+            continue
         scores = {}
         for s in grid:
             scores[s] = statistics.fmean(float(psnr(_q8(fn(n, s)), c)[0]) for _, n, c in train)
             print(f"select {name} {s}: {scores[s]:.3f}", file=sys.stderr)
         best = max(scores, key=scores.get)
         selection[name] = {"grid": {str(k): v for k, v in scores.items()}, "best": best}
+        done.write_text(json.dumps({"selection": selection}, indent=1))
+    return {"selection": selection}
+
+
+def part_oct_baselines(out: Path) -> dict[str, Any]:
+    """The baselines with their selected parameters (part oct-select) on the test scans."""
+    p = out / "selfsup" / "oct-select.json"
+    if not p.is_file():
+        raise SystemExit("run --part oct-select first")
+    selection = json.loads(p.read_text())["selection"]
+    grids = _baselines()
     test = _oct_pairs("test")
-    methods = {"noisy": lambda x: x}
-    methods.update(
-        {
-            name: (lambda x, f=grids[name][0], s=sel["best"]: f(x, s))
-            for name, sel in selection.items()
-        }
-    )
+    methods: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"noisy": lambda x: x}
+    for name, sel in selection.items():
+        methods[name] = lambda x, f=grids[name][0], s=sel["best"]: f(x, s)
     return {"selection": selection, "methods": _score_oct(methods, test, out)}
 
 
@@ -372,13 +383,39 @@ def report(out: Path) -> None:
         ]
     lines += ["", f"Machine: {machine_info().get('cpu', '')}; versions: {json.dumps(versions())}"]
     (out / "selfsup.md").write_text("\n".join(lines) + "\n")
+    _readme_block(lines)
     (out / "selfsup.json").write_text(
         json.dumps({"parts": parts, "machine": machine_info(), "versions": versions()}, indent=1)
     )
     print(f"wrote {out / 'selfsup.md'}")
 
 
-PARTS = {"bsd": part_bsd, "oct-baselines": part_oct_baselines, "oct-models": part_oct_models}
+def _readme_block(lines: list[str]) -> None:
+    """Copy the two tables (and their crops, linked) into README.md's selfsup block."""
+    readme = ROOT / "README.md"
+    begin, end = "<!-- selfsup:begin -->", "<!-- selfsup:end -->"
+    text = readme.read_text()
+    if begin not in text or end not in text:
+        return
+    keep = []
+    for line in lines[2:]:
+        if line.startswith("Machine:"):
+            continue
+        keep.append(line.replace("](selfsup", "](benchmarks/results/selfsup"))
+    block = "\n".join(
+        ["From `benchmarks/selfsup.py` ([selfsup.md](benchmarks/results/selfsup.md)):", *keep]
+    )
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    readme.write_text(f"{head}{begin}\n{block}\n{end}{tail}")
+
+
+PARTS = {
+    "bsd": part_bsd,
+    "oct-select": part_oct_select,
+    "oct-baselines": part_oct_baselines,
+    "oct-models": part_oct_models,
+}
 
 
 def main() -> None:

@@ -22,8 +22,10 @@ def test_shipped_oct_model_denoises_a_real_test_scan(tmp_path):
     y = read_image(out)
     assert y.shape == clean.shape
     noisy = read_image(src, mode="gray")
-    # the noisy frame scores about 17.6 dB against the average; the model about 10 dB more
-    assert float(psnr(y, clean)[0]) > float(psnr(noisy, clean)[0]) + 8
+    # subject 12: the noisy frame scores 16.9 dB against the average, the model 24.0 dB; BM3D at
+    # the sigma chosen on training subjects (110) scores 23.63 dB (REFERENCE.md)
+    assert float(psnr(noisy, clean)[0]) < 17.5
+    assert float(psnr(y, clean)[0]) > 23.63 + 0.2
 
 
 def test_a_large_scan_is_tiled_and_odd_sizes_work(tmp_path):

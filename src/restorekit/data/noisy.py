@@ -103,12 +103,18 @@ class NoisyPatches:
         return sample_patches(self.clean_bank, count, size, generator, phase=1)
 
     def views(
-        self, count: int, size: int, generator: torch.Generator
+        self, count: int, size: int, generator: torch.Generator, targets: int = 1
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Two noisy views of the same patches: two noise draws, or two frames of one scene."""
+        """Two noisy views of the same patches: two noise draws, or two frames of one scene.
+
+        With ``targets`` = k > 1 the second view is the mean of k other views (k more noise
+        draws, or k other frames of the scene, as many as it has): the same expectation, 1/k of
+        the noise variance, so Noise2Noise converges faster.
+        """
         if self.noise is not None:
             x = sample_patches(self.bank, count, size, generator, phase=1)
-            return self.noise(x, generator), self.noise(x, generator)
+            target = torch.stack([self.noise(x, generator) for _ in range(targets)]).mean(0)
+            return self.noise(x, generator), target
         pairs = [g for g in self.groups if len(g) >= 2]
         if not pairs:
             raise RestorekitError(
@@ -118,16 +124,18 @@ class NoisyPatches:
         for _ in range(count):
             group = pairs[_randint(len(pairs), generator)]
             i = _randint(len(group), generator)
-            j = (i + 1 + _randint(len(group) - 1, generator)) % len(group)
-            x, y = self.bank.images[group[i]], self.bank.images[group[j]]
-            H, W = min(x.shape[-2], y.shape[-2]), min(x.shape[-1], y.shape[-1])
+            others = [group[(i + 1 + _randint(len(group) - 1, generator)) % len(group)]]
+            if targets > 1:  # the first other frame drawn, then the rest in order
+                rest = [f for f in group if f != group[i] and f != others[0]]
+                others += rest[: targets - 1]
+            frames = [self.bank.images[group[i]]] + [self.bank.images[f] for f in others]
+            H = min(f.shape[-2] for f in frames)
+            W = min(f.shape[-1] for f in frames)
             if size > H or size > W:
                 raise RestorekitError(f"patch size {size} is larger than an image of {H}x{W}")
-            r, c, k = (
-                _randint(H - size + 1, generator),
-                _randint(W - size + 1, generator),
-                _randint(8, generator),
-            )
-            a.append(dihedral(x[:, r : r + size, c : c + size], k))
-            b.append(dihedral(y[:, r : r + size, c : c + size], k))
+            r, c = _randint(H - size + 1, generator), _randint(W - size + 1, generator)
+            k = _randint(8, generator)
+            crops = [dihedral(f[:, r : r + size, c : c + size], k) for f in frames]
+            a.append(crops[0])
+            b.append(torch.stack(crops[1:]).mean(0))
         return torch.stack(a).contiguous(), torch.stack(b).contiguous()

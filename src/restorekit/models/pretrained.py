@@ -8,8 +8,8 @@ in order (each stage starts from the model of the one before):
 - ``denoise-color`` (``denoise_color.safetensors``): ``configs/denoise/color.yaml``,
   ``color-stage2.yaml``, ``color-wide.yaml``.
 - ``grain`` (``grain.safetensors``): ``configs/grain/learned.yaml``.
-- ``oct`` (``denoise_oct.safetensors``): ``configs/selfsup/oct-*.yaml`` (the one named in the
-  file's metadata), trained on Duke18 ``train/`` only; a blind gray denoiser for OCT B-scans.
+- ``oct`` (``denoise_oct.safetensors``): ``configs/selfsup/oct-noise2noise.yaml`` (Noise2Noise on
+  the frames of Duke18 ``train/`` only, no clean image); a blind gray denoiser for OCT B-scans.
 """
 
 from __future__ import annotations

@@ -124,6 +124,9 @@ class DataConfig:
     #: Noise2Noise on real scans: "frames" pairs two files of one scene (names ``SCENE_F.png``,
     #: the same crop of two frames F); "noise" draws two noises for one clean patch
     views: str = "noise"
+    #: Noise2Noise: the target is the mean of this many other views (noise draws, or frames of
+    #: the scene up to as many as it has): the same expectation with 1/k of the noise variance
+    target_views: int = 1
     #: real-noise validation: a folder of noisy scans ``SCENE_F.png`` scored against ``val``'s
     #: clean ``SCENE.png`` (frame ``val_frame``); empty: synthetic noise on ``val``/holdout
     val_noisy: str = ""
@@ -182,7 +185,7 @@ class AdversarialConfig:
     settings are the defaults)."""
 
     discriminator: ModelConfig = field(
-        default_factory=lambda: ModelConfig("patchgan", {"in_channels": 1})
+        default_factory=lambda: ModelConfig("patchgan", {"in_channels": 1, "norm": "instance"})
     )
     #: a name from restorekit.losses.GAN_LOSSES: vanilla, lsgan, wgan-gp, hinge, ragan, rahinge
     loss: str = "lsgan"
@@ -366,6 +369,7 @@ def _validate(cfg: TrainConfig) -> None:
         f"data.clean_split must be 'all', 'train' or 'holdout', got {cfg.data.clean_split!r}",
     )
     need(cfg.data.views in ("noise", "frames"), "data.views must be 'noise' or 'frames'")
+    need(cfg.data.target_views >= 1, "data.target_views must be >= 1")
     if cfg.task in ("noise2noise", "neighbor2neighbor", "tcfl"):
         need(
             cfg.data.views == "frames" or n.kind != "none" or cfg.task != "noise2noise",

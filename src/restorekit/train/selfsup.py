@@ -122,8 +122,11 @@ def _validation(net: nn.Module, pairs: list[tuple[torch.Tensor, torch.Tensor]]) 
     return validate
 
 
-def _denoiser(cfg: TrainConfig) -> nn.Module:
+def _denoiser(cfg: TrainConfig, resume: bool) -> nn.Module:
+    """The run's denoiser, started from ``model.init`` (e.g. a Noise2Noise model that a TCFL
+    run refines) unless resuming."""
     from restorekit.models import build
+    from restorekit.train.supervised import _init_from
 
     net = build(cfg.model.name, **cfg.model.args)
     if not hasattr(net, "estimate_noise"):
@@ -131,6 +134,8 @@ def _denoiser(cfg: TrainConfig) -> nn.Module:
             f"{cfg.task} trains a residual denoiser (dncnn, ffdnet, resnet-denoiser, "
             f"unet-denoiser), not {cfg.model.name}"
         )
+    if cfg.model.init and not resume:
+        _init_from(net, cfg.model.init)
     return net
 
 
@@ -146,7 +151,7 @@ def _one_denoiser(
     """A started run of one denoiser: the run, the network, its Fabric module, its optimizer,
     the training data (validation on :func:`validation_pairs`)."""
     run = Run(cfg, resume=resume, progress=progress, max_steps=max_steps)
-    net = _denoiser(cfg)
+    net = _denoiser(cfg, resume)
     optimizer = run.adam(net.parameters())
     model = run.network("model", net, optimizer)
     run.restore()
@@ -165,7 +170,7 @@ def fit_noise2noise(
     criterion = _loss(cfg)
     d = cfg.data
     for step in run.steps():
-        view1, view2 = run.to_device(data.views(d.batch, d.patch, run.generator))
+        view1, view2 = run.to_device(data.views(d.batch, d.patch, run.generator, d.target_views))
         loss, parts = criterion(model(view1), view2, progress=step / cfg.optim.steps)
         optimizer.zero_grad(set_to_none=True)
         run.backward(loss, "model")
@@ -345,7 +350,7 @@ def fit_tcfl(
     if adv is None:
         raise RestorekitError("tcfl needs an adversarial section")
     run = Run(cfg, resume=resume, progress=progress, max_steps=max_steps)
-    g_net = _denoiser(cfg)
+    g_net = _denoiser(cfg, resume)
     d_net = build(adv.discriminator.name, **adv.discriminator.args)
     opt_g = run.adam(g_net.parameters())
     opt_d = run.adam(d_net.parameters(), lr=adv.lr, betas=adv.betas)
