@@ -65,7 +65,11 @@ def test_yaml_exponent_without_dot_is_a_float(tmp_path):
         ({"optim": {"steps": "many"}}, "config: optim.steps must be int, got 'many'"),
         ({"optim": {"steps": 0}}, "config: optim.steps must be >= 1"),
         ({"data": {"train": "x", "patch": 30}}, "config: data.patch must be a multiple of 8"),
-        ({"task": "paint"}, "config: task must be one of demosaic, denoise, grain, got 'paint'"),
+        (
+            {"task": "paint"},
+            "config: task must be one of demosaic, denoise, grain, noise2noise, "
+            "neighbor2neighbor, tcfl, got 'paint'",
+        ),
         ({"model": {"args": {}}}, "config: missing key 'model.name'"),
         ({"run": {"devices": True}}, "config: run.devices must be int, got True"),
         (
