@@ -289,14 +289,19 @@ def _score_oct(
     return rows
 
 
-_CROP_BOX = (120, 330, 128, 192)  # top, left, height, width: retinal layers of test scan 11
+_CROP_BOX = (40, 330, 160, 192)  # top, left, height, width: layers and choroid of test scan 11
+
+
+def _crop_file(out: Path, name: str) -> Path:
+    safe = name.replace(" ", "_").replace("(", "").replace(")", "")
+    return out / "selfsup-crops" / f"{safe}.npy"
 
 
 def _save_crop(out: Path, name: str, res: torch.Tensor) -> None:
-    folder = out / "selfsup-crops"
-    folder.mkdir(parents=True, exist_ok=True)
-    arr = crop_to_uint8(res, _CROP_BOX)
-    np.save(folder / f"{name.replace(' ', '_').replace('(', '').replace(')', '')}.npy", arr)
+    """The crop of the first test scan's result, 8 bit, for the report."""
+    path = _crop_file(out, name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, crop_to_uint8(res, _CROP_BOX))
 
 
 # -- report -------------------------------------------------------------------------------------
@@ -367,9 +372,8 @@ def report(out: Path) -> None:
             ),
         ]
         tiles = []
-        folder = out / "selfsup-crops"
         for k in methods:
-            f = folder / f"{k.replace(' ', '_').replace('(', '').replace(')', '')}.npy"
+            f = _crop_file(out, k)
             if f.is_file():
                 tiles.append((f"{k}\n{methods[k]['psnr']:.2f} dB", np.load(f)))
         clean = read_image(OCT / "test" / "clean" / "11.png", mode="gray")
@@ -377,7 +381,7 @@ def report(out: Path) -> None:
         comparison_strip(tiles, out / "selfsup-oct.png", zoom=2, columns=4)
         lines += [
             "",
-            "Crops at 200 % of test subject 11 (rows 120-247, columns 330-521):",
+            "Crops at 200 % of test subject 11 (rows 40-199, columns 330-521):",
             "",
             "![OCT crops](selfsup-oct.png)",
         ]

@@ -21,7 +21,7 @@ import torch
 from restorekit.data.patches import ImageBank, _randint, dihedral, sample_patches
 from restorekit.errors import RestorekitError
 
-__all__ = ["NoiseModel", "NoisyPatches", "frame_groups"]
+__all__ = ["NoiseModel", "NoisyPatches", "best_offset", "frame_groups"]
 
 _NOISES = ("gaussian", "poisson-gaussian", "speckle")
 
@@ -74,6 +74,44 @@ def frame_groups(names: list[str]) -> list[list[int]]:
     return [groups[k] for k in sorted(groups)]
 
 
+def best_offset(ref: torch.Tensor, region: torch.Tensor, blur: float = 2.0) -> tuple[int, int]:
+    """The shift ``(dy, dx)`` of ``ref`` (``(C, h, w)``) inside ``region`` (``(C, h + 2m, w + 2m)``,
+    centred) with the highest normalised correlation, both Gaussian-blurred first (noise would
+    dominate the correlation of raw speckle).
+
+    Example:
+        >>> x = torch.rand(1, 40, 40, generator=torch.Generator().manual_seed(0))
+        >>> best_offset(x[:, 5:29, 7:31], x[:, 2:32, 2:32], blur=0.0)
+        (0, 2)
+    """
+    import torch.nn.functional as F
+
+    C, h, w = ref.shape
+    m = (region.shape[-2] - h) // 2
+    a, b = ref[None].double(), region[None].double()
+    if blur > 0:
+        r = int(3 * blur)
+        t = torch.arange(-r, r + 1, dtype=torch.float64)
+        g = torch.exp(-(t**2) / (2 * blur**2))
+        g = (g / g.sum()).view(1, 1, 1, -1).expand(C, 1, 1, -1)
+
+        def smooth(x: torch.Tensor) -> torch.Tensor:
+            x = F.conv2d(F.pad(x, (r, r, 0, 0), mode="replicate"), g, groups=C)
+            return F.conv2d(F.pad(x, (0, 0, r, r), mode="replicate"), g.transpose(-1, -2), groups=C)
+
+        a, b = smooth(a), smooth(b)
+    # normalised correlation of ref with every h x w window of the region, as convolutions
+    a = (a - a.mean()).float()
+    b = b.float()
+    dot = F.conv2d(b, a)[0, 0]  # (2m+1, 2m+1)
+    ones = torch.ones(1, C, h, w)
+    n = C * h * w
+    s1, s2 = F.conv2d(b, ones)[0, 0], F.conv2d(b * b, ones)[0, 0]
+    score = dot / (s2 - s1 * s1 / n).clamp_min(1e-12).sqrt()
+    best = int(score.flatten().argmax())
+    return best // (2 * m + 1) - m, best % (2 * m + 1) - m
+
+
 class NoisyPatches:
     """Random noisy patches (and views, and unpaired clean patches) from images in memory.
 
@@ -90,6 +128,23 @@ class NoisyPatches:
         self.noise = noise
         self.clean_bank = clean
         self.groups = frame_groups(bank.names) if noise is None else []
+        self._offsets: dict[tuple[int, int], tuple[int, int]] = {}
+
+    def _offset(self, index: int, register: int) -> tuple[int, int]:
+        """Where frame ``index`` sits relative to the first frame of its scene (whole-image
+        registration within ``register`` pixels, computed once); (0, 0) without registration."""
+        if not register:
+            return 0, 0
+        key = (index, register)
+        if key not in self._offsets:
+            first = next(g[0] for g in self.groups if index in g)
+            ref = self.bank.images[first]
+            m = register
+            H = min(ref.shape[-2], self.bank.images[index].shape[-2])
+            W = min(ref.shape[-1], self.bank.images[index].shape[-1])
+            core = ref[:, m : H - m, m : W - m]
+            self._offsets[key] = best_offset(core, self.bank.images[index][:, :H, :W])
+        return self._offsets[key]
 
     def noisy(self, count: int, size: int, generator: torch.Generator) -> torch.Tensor:
         """``(count, C, size, size)`` noisy patches."""
@@ -103,13 +158,22 @@ class NoisyPatches:
         return sample_patches(self.clean_bank, count, size, generator, phase=1)
 
     def views(
-        self, count: int, size: int, generator: torch.Generator, targets: int = 1
+        self,
+        count: int,
+        size: int,
+        generator: torch.Generator,
+        targets: int = 1,
+        register: int = 0,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Two noisy views of the same patches: two noise draws, or two frames of one scene.
 
         With ``targets`` = k > 1 the second view is the mean of k other views (k more noise
         draws, or k other frames of the scene, as many as it has): the same expectation, 1/k of
-        the noise variance, so Noise2Noise converges faster.
+        the noise variance, so Noise2Noise converges faster. With ``register`` = m > 0 every frame
+        is registered once to the first frame of its scene (the integer shift within ``[-m, m]``
+        rows and columns with the best correlation of the blurred images, :func:`best_offset`),
+        and the crops follow: frames of a scan drift by a few pixels, and an unregistered target
+        teaches the network to blur.
         """
         if self.noise is not None:
             x = sample_patches(self.bank, count, size, generator, phase=1)
@@ -133,9 +197,21 @@ class NoisyPatches:
             W = min(f.shape[-1] for f in frames)
             if size > H or size > W:
                 raise RestorekitError(f"patch size {size} is larger than an image of {H}x{W}")
-            r, c = _randint(H - size + 1, generator), _randint(W - size + 1, generator)
+            m = 2 * register  # offsets between two frames: up to twice one frame's
+            if size + 2 * m > H or size + 2 * m > W:
+                raise RestorekitError(
+                    f"patch size {size} + 4 x register {register} exceeds {H}x{W}"
+                )
+            r = m + _randint(H - size - 2 * m + 1, generator)
+            c = m + _randint(W - size - 2 * m + 1, generator)
             k = _randint(8, generator)
-            crops = [dihedral(f[:, r : r + size, c : c + size], k) for f in frames]
+            oy, ox = self._offset(group[i], register)
+            crops = []
+            for f, idx in zip(frames, [group[i], *others], strict=True):
+                fy, fx = self._offset(idx, register)
+                dy, dx = fy - oy, fx - ox
+                crops.append(f[:, r + dy : r + dy + size, c + dx : c + dx + size])
+            crops = [dihedral(x, k) for x in crops]
             a.append(crops[0])
             b.append(torch.stack(crops[1:]).mean(0))
         return torch.stack(a).contiguous(), torch.stack(b).contiguous()

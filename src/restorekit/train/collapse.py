@@ -47,7 +47,7 @@ class CollapseWatch:
         threshold: the :func:`spread_ratio` below which a step counts as collapsed.
     """
 
-    def __init__(self, patience: int = 300, threshold: float = 0.01) -> None:
+    def __init__(self, patience: int = 300, threshold: float = 0.05) -> None:
         self.patience = patience
         self.threshold = threshold
         self.count = 0

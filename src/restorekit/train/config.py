@@ -127,6 +127,9 @@ class DataConfig:
     #: Noise2Noise: the target is the mean of this many other views (noise draws, or frames of
     #: the scene up to as many as it has): the same expectation with 1/k of the noise variance
     target_views: int = 1
+    #: Noise2Noise on frames: shift each target frame's crop by up to this many pixels to the
+    #: best-correlating position (0: as cut)
+    register: int = 0
     #: real-noise validation: a folder of noisy scans ``SCENE_F.png`` scored against ``val``'s
     #: clean ``SCENE.png`` (frame ``val_frame``); empty: synthetic noise on ``val``/holdout
     val_noisy: str = ""
@@ -212,7 +215,9 @@ class SelfSupConfig:
     #: inputs stays below ``collapse_threshold`` x the inputs' spread for ``collapse_patience``
     #: steps in a row (0: never)
     collapse_patience: int = 300
-    collapse_threshold: float = 0.01
+    #: healthy generators measured 0.25-0.4 (Gaussian sigma 25) and 0.6-0.7 (OCT); a TCFL run on
+    #: OCT whose generator became one fixed pattern for every input measured 0.03
+    collapse_threshold: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -370,6 +375,7 @@ def _validate(cfg: TrainConfig) -> None:
     )
     need(cfg.data.views in ("noise", "frames"), "data.views must be 'noise' or 'frames'")
     need(cfg.data.target_views >= 1, "data.target_views must be >= 1")
+    need(cfg.data.register >= 0, "data.register must be >= 0")
     if cfg.task in ("noise2noise", "neighbor2neighbor", "tcfl"):
         need(
             cfg.data.views == "frames" or n.kind != "none" or cfg.task != "noise2noise",

@@ -170,7 +170,9 @@ def fit_noise2noise(
     criterion = _loss(cfg)
     d = cfg.data
     for step in run.steps():
-        view1, view2 = run.to_device(data.views(d.batch, d.patch, run.generator, d.target_views))
+        view1, view2 = run.to_device(
+            data.views(d.batch, d.patch, run.generator, d.target_views, d.register)
+        )
         loss, parts = criterion(model(view1), view2, progress=step / cfg.optim.steps)
         optimizer.zero_grad(set_to_none=True)
         run.backward(loss, "model")
