@@ -371,6 +371,14 @@ def report(out: Path) -> None:
                 ["method", "PSNR", "SSIM", "EPI", "GCMSE", "CNR (dB)", "ENL", "s / scan"], rows
             ),
         ]
+        for label, run in OCT_RUNS.items():
+            stopped = RUNS / run / "stopped.txt"
+            if label not in methods and stopped.is_file():
+                lines += [
+                    "",
+                    f"{label} (`configs/selfsup/{run}.yaml`) has no model: "
+                    + stopped.read_text().strip(),
+                ]
         tiles = []
         for k in methods:
             f = _crop_file(out, k)

@@ -51,5 +51,7 @@ def test_registered_views_line_up_frames():
     assert torch.allclose(a, b, atol=1e-6)  # noise-free frames: registered crops are equal
     a, b = data.views(16, 48, torch.Generator().manual_seed(0), targets=1, register=0)
     assert (a - b).abs().max() > 0.01
+    a, b = data.views(16, 40, torch.Generator().manual_seed(1), register=6, refine=True)
+    assert torch.allclose(a, b, atol=1e-6)  # the local refinement keeps an exact match
     with pytest.raises(RestorekitError, match="exceeds"):
         data.views(2, 96, g, register=6)

@@ -266,7 +266,11 @@ def test_without_the_discriminator_the_generator_collapses_and_the_run_stops(tmp
     )
     step = int(lines[0].split("at step ")[1].split(":")[0])
     assert 20 <= step < 600
+    assert lines[0].endswith("with adversarial.weight 0 nothing opposes it: keep the discriminator")
     assert not (tmp_path / "run/model.safetensors").exists()
+    # the run folder says why it has no model file
+    stopped = (tmp_path / "run/stopped.txt").read_text().strip()
+    assert lines[0] == f"restorekit train: error: {stopped}"
     # with the discriminator the same run's generator keeps depending on its input
     keep = tmp_path / "with_d"
     keep.mkdir()

@@ -74,6 +74,32 @@ def frame_groups(names: list[str]) -> list[list[int]]:
     return [groups[k] for k in sorted(groups)]
 
 
+#: the local refinement of a registered crop: rows and columns searched around the scene's shift
+_REFINE = (2, 4)
+
+
+def _refine(ref: torch.Tensor, frame: torch.Tensor, r: int, c: int, size: int) -> tuple[int, int]:
+    """The shift within :data:`_REFINE` of the crop of ``frame`` at ``(r, c)`` that best
+    correlates with ``ref`` (both box-blurred 9x9)."""
+    import torch.nn.functional as F
+
+    ry, rx = _REFINE
+    cands = torch.stack(
+        [
+            frame[:, r + dy : r + dy + size, c + dx : c + dx + size]
+            for dy in range(-ry, ry + 1)
+            for dx in range(-rx, rx + 1)
+        ]
+    )
+    a = F.avg_pool2d(ref[None], 9, 1).flatten(1)
+    b = F.avg_pool2d(cands, 9, 1).flatten(1)
+    a = a - a.mean(1, keepdim=True)
+    b = b - b.mean(1, keepdim=True)
+    score = (b * a).sum(1) / b.norm(dim=1).clamp_min(1e-12)
+    k = int(score.argmax())
+    return k // (2 * rx + 1) - ry, k % (2 * rx + 1) - rx
+
+
 def best_offset(ref: torch.Tensor, region: torch.Tensor, blur: float = 2.0) -> tuple[int, int]:
     """The shift ``(dy, dx)`` of ``ref`` (``(C, h, w)``) inside ``region`` (``(C, h + 2m, w + 2m)``,
     centred) with the highest normalised correlation, both Gaussian-blurred first (noise would
@@ -164,6 +190,7 @@ class NoisyPatches:
         generator: torch.Generator,
         targets: int = 1,
         register: int = 0,
+        refine: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Two noisy views of the same patches: two noise draws, or two frames of one scene.
 
@@ -173,7 +200,8 @@ class NoisyPatches:
         is registered once to the first frame of its scene (the integer shift within ``[-m, m]``
         rows and columns with the best correlation of the blurred images, :func:`best_offset`),
         and the crops follow: frames of a scan drift by a few pixels, and an unregistered target
-        teaches the network to blur.
+        teaches the network to blur. With ``refine`` each target crop is then shifted once more,
+        within :data:`_REFINE`, to its best local match (the drift is not rigid).
         """
         if self.noise is not None:
             x = sample_patches(self.bank, count, size, generator, phase=1)
@@ -197,7 +225,8 @@ class NoisyPatches:
             W = min(f.shape[-1] for f in frames)
             if size > H or size > W:
                 raise RestorekitError(f"patch size {size} is larger than an image of {H}x{W}")
-            m = 2 * register  # offsets between two frames: up to twice one frame's
+            # offsets between two frames: up to twice one frame's, and the local refinement
+            m = 2 * register + (max(_REFINE) if refine else 0) if register else 0
             if size + 2 * m > H or size + 2 * m > W:
                 raise RestorekitError(
                     f"patch size {size} + 4 x register {register} exceeds {H}x{W}"
@@ -207,9 +236,12 @@ class NoisyPatches:
             k = _randint(8, generator)
             oy, ox = self._offset(group[i], register)
             crops = []
-            for f, idx in zip(frames, [group[i], *others], strict=True):
+            for n, (f, idx) in enumerate(zip(frames, [group[i], *others], strict=True)):
                 fy, fx = self._offset(idx, register)
                 dy, dx = fy - oy, fx - ox
+                if register and refine and n:  # the drift is not rigid: refine on this crop
+                    ey, ex = _refine(crops[0], f, r + dy, c + dx, size)
+                    dy, dx = dy + ey, dx + ex
                 crops.append(f[:, r + dy : r + dy + size, c + dx : c + dx + size])
             crops = [dihedral(x, k) for x in crops]
             a.append(crops[0])

@@ -45,11 +45,18 @@ class CollapseWatch:
     Args:
         patience: steps in a row below the threshold before the run stops (0: never).
         threshold: the :func:`spread_ratio` below which a step counts as collapsed.
+        hint: what the one-line message suggests.
     """
 
-    def __init__(self, patience: int = 300, threshold: float = 0.05) -> None:
+    def __init__(
+        self,
+        patience: int = 300,
+        threshold: float = 0.05,
+        hint: str = "the consistency losses alone reward any constant",
+    ) -> None:
         self.patience = patience
         self.threshold = threshold
+        self.hint = hint
         self.count = 0
         self.last = float("nan")
 
@@ -62,8 +69,7 @@ class CollapseWatch:
             raise GeneratorCollapseError(
                 f"the generator collapsed to a constant at step {step}: its noise estimate has "
                 f"varied under {self.threshold:g}x as much as its inputs for {self.count} steps "
-                f"(now {self.last:.2g}x); the consistency losses alone reward any constant, so "
-                "keep the discriminator (adversarial.weight > 0)"
+                f"(now {self.last:.2g}x); {self.hint}"
             )
         return self.last
 

@@ -130,6 +130,9 @@ class DataConfig:
     #: Noise2Noise on frames: shift each target frame's crop by up to this many pixels to the
     #: best-correlating position (0: as cut)
     register: int = 0
+    #: with ``register``: shift each target crop once more to its best local match (2 rows, 4
+    #: columns)
+    register_refine: bool = False
     #: real-noise validation: a folder of noisy scans ``SCENE_F.png`` scored against ``val``'s
     #: clean ``SCENE.png`` (frame ``val_frame``); empty: synthetic noise on ``val``/holdout
     val_noisy: str = ""

@@ -40,8 +40,9 @@ from torch import nn
 from restorekit.data import ImageBank
 from restorekit.data.noisy import NoiseModel, NoisyPatches
 from restorekit.errors import RestorekitError
+from restorekit.io.files import atomic_write
 from restorekit.losses.gan import GANLoss, gan_loss, gradient_penalty
-from restorekit.train.collapse import CollapseWatch
+from restorekit.train.collapse import CollapseWatch, GeneratorCollapseError
 from restorekit.train.config import TrainConfig
 from restorekit.train.run import Run, TrainResult
 from restorekit.train.supervised import validation_images
@@ -171,7 +172,9 @@ def fit_noise2noise(
     d = cfg.data
     for step in run.steps():
         view1, view2 = run.to_device(
-            data.views(d.batch, d.patch, run.generator, d.target_views, d.register)
+            data.views(
+                d.batch, d.patch, run.generator, d.target_views, d.register, d.register_refine
+            )
         )
         loss, parts = criterion(model(view1), view2, progress=step / cfg.optim.steps)
         optimizer.zero_grad(set_to_none=True)
@@ -361,7 +364,14 @@ def fit_tcfl(
     gan = gan_loss(adv.loss)
     s = cfg.selfsup
     weights = TCFLWeights(s.consistency, adv.weight, adv.fake_weight, adv.gp_weight)
-    watch = CollapseWatch(s.collapse_patience, s.collapse_threshold)
+    if adv.weight == 0:
+        hint = "with adversarial.weight 0 nothing opposes it: keep the discriminator"
+    else:
+        hint = (
+            f"the discriminator (adversarial.weight {adv.weight:g}) did not hold it: raise the "
+            "weight or lower the generator's learning rate"
+        )
+    watch = CollapseWatch(s.collapse_patience, s.collapse_threshold, hint)
     run.keep("collapse", watch)
     run.restore()
     data = training_data(cfg, progress and run.main)
@@ -377,7 +387,12 @@ def fit_tcfl(
         out = tcfl_step(
             G, D, opt_g, opt_d, gan, A, B, C, weights, run.fabric.backward, run.generator
         )
-        ratio = watch.update(step + 1, torch.cat([out["n_A"], out["n_B"]]), torch.cat([A, B]))
+        try:
+            ratio = watch.update(step + 1, torch.cat([out["n_A"], out["n_B"]]), torch.cat([A, B]))
+        except GeneratorCollapseError as e:
+            if run.main:  # the run folder says why it has no model file
+                atomic_write(run.out / "stopped.txt", f"{e}\n")
+            raise
         run.log(
             **{k: v.item() for k, v in out.items() if v.ndim == 0},
             spread=ratio,
