@@ -410,9 +410,11 @@ def _readme_block(lines: list[str]) -> None:
     if begin not in text or end not in text:
         return
     keep = []
-    for line in lines[2:]:
+    for line in lines[3:]:
         if line.startswith("Machine:"):
             continue
+        if line.startswith("## "):  # the README's own headings stay on top
+            line = f"**{line[3:]}**"
         keep.append(line.replace("](selfsup", "](benchmarks/results/selfsup"))
     block = "\n".join(
         ["From `benchmarks/selfsup.py` ([selfsup.md](benchmarks/results/selfsup.md)):", *keep]
