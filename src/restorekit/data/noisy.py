@@ -75,14 +75,13 @@ def frame_groups(names: list[str]) -> list[list[int]]:
 
 
 #: the local refinement of a registered crop: rows and columns searched around the scene's shift
+#: (on 9x9 box-blurred frames)
 _REFINE = (2, 4)
 
 
 def _refine(ref: torch.Tensor, frame: torch.Tensor, r: int, c: int, size: int) -> tuple[int, int]:
     """The shift within :data:`_REFINE` of the crop of ``frame`` at ``(r, c)`` that best
-    correlates with ``ref`` (both box-blurred 9x9)."""
-    import torch.nn.functional as F
-
+    correlates with ``ref``; both are already box-blurred (:meth:`NoisyPatches._blurred`)."""
     ry, rx = _REFINE
     cands = torch.stack(
         [
@@ -90,11 +89,10 @@ def _refine(ref: torch.Tensor, frame: torch.Tensor, r: int, c: int, size: int) -
             for dy in range(-ry, ry + 1)
             for dx in range(-rx, rx + 1)
         ]
-    )
-    a = F.avg_pool2d(ref[None], 9, 1).flatten(1)
-    b = F.avg_pool2d(cands, 9, 1).flatten(1)
+    ).flatten(1)
+    a = ref.reshape(1, -1)
     a = a - a.mean(1, keepdim=True)
-    b = b - b.mean(1, keepdim=True)
+    b = cands - cands.mean(1, keepdim=True)
     score = (b * a).sum(1) / b.norm(dim=1).clamp_min(1e-12)
     k = int(score.argmax())
     return k // (2 * rx + 1) - ry, k % (2 * rx + 1) - rx
@@ -155,6 +153,16 @@ class NoisyPatches:
         self.clean_bank = clean
         self.groups = frame_groups(bank.names) if noise is None else []
         self._offsets: dict[tuple[int, int], tuple[int, int]] = {}
+        self._blur: dict[int, torch.Tensor] = {}
+
+    def _blurred(self, index: int) -> torch.Tensor:
+        """Frame ``index`` box-blurred 9x9 (computed once): what the local refinement compares."""
+        import torch.nn.functional as F
+
+        if index not in self._blur:
+            x = self.bank.images[index][None]
+            self._blur[index] = F.avg_pool2d(x, 9, 1, 4, count_include_pad=False)[0]
+        return self._blur[index]
 
     def _offset(self, index: int, register: int) -> tuple[int, int]:
         """Where frame ``index`` sits relative to the first frame of its scene (whole-image
@@ -240,7 +248,8 @@ class NoisyPatches:
                 fy, fx = self._offset(idx, register)
                 dy, dx = fy - oy, fx - ox
                 if register and refine and n:  # the drift is not rigid: refine on this crop
-                    ey, ex = _refine(crops[0], f, r + dy, c + dx, size)
+                    ref = self._blurred(group[i])[:, r : r + size, c : c + size]
+                    ey, ex = _refine(ref, self._blurred(idx), r + dy, c + dx, size)
                     dy, dx = dy + ey, dx + ex
                 crops.append(f[:, r + dy : r + dy + size, c + dx : c + dx + size])
             crops = [dihedral(x, k) for x in crops]
