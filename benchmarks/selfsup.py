@@ -119,7 +119,7 @@ def part_bsd(out: Path) -> dict[str, Any]:
             ps.append(float(psnr(res, clean)[0]))
             ss.append(float(ssim(res, clean)[0]))
             ts.append(sec)
-        info = json.loads(json.dumps(_meta(path)))
+        info = _meta(path)
         rows[label] = {
             "psnr": statistics.fmean(ps),
             "ssim": statistics.fmean(ss),

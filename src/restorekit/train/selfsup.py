@@ -127,7 +127,7 @@ def _denoiser(cfg: TrainConfig, resume: bool) -> nn.Module:
     """The run's denoiser, started from ``model.init`` (e.g. a Noise2Noise model that a TCFL
     run refines) unless resuming."""
     from restorekit.models import build
-    from restorekit.train.supervised import _init_from
+    from restorekit.train.supervised import init_from
 
     net = build(cfg.model.name, **cfg.model.args)
     if not hasattr(net, "estimate_noise"):
@@ -136,7 +136,7 @@ def _denoiser(cfg: TrainConfig, resume: bool) -> nn.Module:
             f"unet-denoiser), not {cfg.model.name}"
         )
     if cfg.model.init and not resume:
-        _init_from(net, cfg.model.init)
+        init_from(net, cfg.model.init)
     return net
 
 

@@ -27,7 +27,7 @@ from restorekit.errors import RestorekitError
 from restorekit.train.config import TrainConfig
 from restorekit.train.run import Run, TrainResult
 
-__all__ = ["Recipe", "TrainResult", "fit", "validation_images"]
+__all__ = ["Recipe", "TrainResult", "fit", "init_from", "validation_images"]
 
 
 class Recipe(Protocol):
@@ -84,7 +84,7 @@ def fit(
     run = Run(cfg, resume=resume, progress=progress, max_steps=max_steps)
     net = build(cfg.model.name, **cfg.model.args)
     if cfg.model.init and not resume:
-        _init_from(net, cfg.model.init)
+        init_from(net, cfg.model.init)
     optimizer = run.adam(_freeze(net, cfg.model.freeze))
     criterion = CompositeLoss(
         cfg.loss.weights, schedule=cfg.loss.schedule or None, **cfg.loss.options
@@ -141,7 +141,7 @@ def fit(
     return run.finish("model", lambda: recipe.finalize(net, val_images))
 
 
-def _init_from(net: nn.Module, path: str) -> None:
+def init_from(net: nn.Module, path: str) -> None:
     """Load the weights of a model file into ``net``: the same network, or the base network of a
     modulated model."""
     from restorekit.models import load_model
