@@ -52,3 +52,28 @@ def assert_close(actual, expected, atol: float = 1e-6, rtol: float = 0.0, msg: s
     assert bool((diff <= bound).all()), (
         f"{msg} max abs diff {worst:.3g} > atol {atol} / rtol {rtol}"
     )
+
+
+def sigkill_after_checkpoint(command: list[str], env: dict, ckpt: Path, step: int) -> int:
+    """Start a training ``command``, kill it with SIGKILL once its checkpoint ``ckpt`` holds
+    ``step`` or later, and return the step the checkpoint holds after the kill."""
+    import signal
+    import subprocess
+    import time
+
+    from restorekit.train.checkpoint import checkpoint_step
+
+    def current() -> int:
+        try:
+            return checkpoint_step(ckpt) if ckpt.exists() else -1
+        except Exception:  # the file is being renamed into place
+            return -1
+
+    proc = subprocess.Popen(command, env=env)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None and current() < step:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    return current()

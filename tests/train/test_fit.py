@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +14,7 @@ import torch
 import yaml
 from PIL import Image
 
+from helpers import sigkill_after_checkpoint
 from restorekit.errors import RestorekitError
 from restorekit.models import load_model
 from restorekit.train import load_checkpoint, run_config
@@ -154,16 +153,7 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path, images):
         killed, images, optim__steps=steps, run__checkpoint_every=5, run__validate_every=60
     )
     ckpt = killed / "run/checkpoints/last.safetensors"
-    proc = subprocess.Popen(_cli("train", str(cfg), "--quiet"), env=_env())
-    deadline = time.time() + 120
-    while time.time() < deadline and proc.poll() is None:
-        if ckpt.exists() and load_checkpoint(ckpt, _tiny()).step >= 15:
-            break
-        time.sleep(0.05)
-    assert proc.poll() is None, "the run ended before it could be killed"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    stopped_at = load_checkpoint(ckpt, _tiny()).step
+    stopped_at = sigkill_after_checkpoint(_cli("train", str(cfg), "--quiet"), _env(), ckpt, 15)
     assert 15 <= stopped_at < steps
     done = subprocess.run(
         _cli("train", str(cfg), "--resume", "--quiet"),

@@ -4,10 +4,8 @@ step's order, collapse detection, resume after SIGKILL, seeds, one-line refusals
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -16,13 +14,13 @@ import torch
 import yaml
 from PIL import Image
 
+from helpers import sigkill_after_checkpoint
 from restorekit.data import ImageBank, NoiseModel, NoisyPatches
 from restorekit.errors import RestorekitError
 from restorekit.losses.gan import gan_loss
 from restorekit.models import build, load_model
 from restorekit.models.weights import read_safetensors
 from restorekit.train import run_config
-from restorekit.train.checkpoint import checkpoint_step
 from restorekit.train.collapse import CollapseWatch, GeneratorCollapseError, spread_ratio
 from restorekit.train.selfsup import TCFLWeights, neighbor_subsample, subsample_like, tcfl_step
 
@@ -330,19 +328,7 @@ def test_adversarial_run_killed_and_resumed_ends_like_an_uninterrupted_one(tmp_p
     killed.mkdir()
     cfg = _config(killed, folders, optim__steps=steps, run__checkpoint_every=4)
     ckpt = killed / "run/checkpoints/last.safetensors"
-    proc = subprocess.Popen(_cli("train", str(cfg), "--quiet"), env=_env())
-    deadline = time.time() + 120
-    while time.time() < deadline and proc.poll() is None:
-        try:
-            if ckpt.exists() and checkpoint_step(ckpt) >= 12:
-                break
-        except Exception:
-            pass
-        time.sleep(0.05)
-    assert proc.poll() is None, "the run ended before it could be killed"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    stopped_at = checkpoint_step(ckpt)
+    stopped_at = sigkill_after_checkpoint(_cli("train", str(cfg), "--quiet"), _env(), ckpt, 12)
     assert 12 <= stopped_at < steps
     done = subprocess.run(
         _cli("train", str(cfg), "--resume", "--quiet"),

@@ -42,7 +42,7 @@ from restorekit.io.files import atomic_write
 from restorekit.train.checkpoint import load_checkpoint, save_checkpoint
 from restorekit.train.config import TrainConfig, config_to_dict
 
-__all__ = ["Run", "Stateful", "TrainResult", "lr_factor"]
+__all__ = ["Run", "Stateful", "TrainResult", "composite_loss", "lr_factor"]
 
 
 class Stateful(Protocol):
@@ -78,6 +78,14 @@ def lr_factor(cfg: TrainConfig) -> Callable[[int], float]:
         return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
 
     return factor
+
+
+def composite_loss(cfg: TrainConfig) -> nn.Module:
+    """The config's named loss weights, options and schedule as one
+    :class:`~restorekit.losses.CompositeLoss`."""
+    from restorekit.losses import CompositeLoss
+
+    return CompositeLoss(cfg.loss.weights, schedule=cfg.loss.schedule or None, **cfg.loss.options)
 
 
 #: validation: () -> (scores, headline first; a preview picture (3, H, W) in [0, 1] or None)

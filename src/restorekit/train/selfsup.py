@@ -44,7 +44,7 @@ from restorekit.io.files import atomic_write
 from restorekit.losses.gan import GANLoss, gan_loss, gradient_penalty
 from restorekit.train.collapse import CollapseWatch, GeneratorCollapseError
 from restorekit.train.config import TrainConfig
-from restorekit.train.run import Run, TrainResult
+from restorekit.train.run import Run, TrainResult, composite_loss
 from restorekit.train.supervised import validation_images
 
 __all__ = [
@@ -115,9 +115,10 @@ def _validation(net: nn.Module, pairs: list[tuple[torch.Tensor, torch.Tensor]]) 
     from restorekit.metrics import psnr
 
     def validate() -> tuple[dict[str, float], torch.Tensor]:
-        scores = [float(psnr(net(y).clamp(0, 1), x)[0]) for y, x in pairs]
+        outs = [net(y).clamp(0, 1) for y, _ in pairs]
+        scores = [float(psnr(o, x)[0]) for o, (_, x) in zip(outs, pairs, strict=True)]
         y, x = pairs[0]
-        row = torch.cat([y.clamp(0, 1)[0], net(y).clamp(0, 1)[0], x[0]], dim=-1)
+        row = torch.cat([y.clamp(0, 1)[0], outs[0][0], x[0]], dim=-1)
         return {"psnr": sum(scores) / len(scores)}, row.expand(3, -1, -1)
 
     return validate
@@ -138,12 +139,6 @@ def _denoiser(cfg: TrainConfig, resume: bool) -> nn.Module:
     if cfg.model.init and not resume:
         init_from(net, cfg.model.init)
     return net
-
-
-def _loss(cfg: TrainConfig) -> nn.Module:
-    from restorekit.losses import CompositeLoss
-
-    return CompositeLoss(cfg.loss.weights, schedule=cfg.loss.schedule or None, **cfg.loss.options)
 
 
 def _one_denoiser(
@@ -168,7 +163,7 @@ def fit_noise2noise(
 ) -> TrainResult:
     """Noise2Noise: one noisy view in, the other as the target (``loss``: use l2)."""
     run, net, model, optimizer, data = _one_denoiser(cfg, resume, progress, max_steps)
-    criterion = _loss(cfg)
+    criterion = composite_loss(cfg)
     d = cfg.data
     for step in run.steps():
         view1, view2 = run.to_device(

@@ -25,7 +25,7 @@ from restorekit.data import HardPatchMiner, ImageBank, PatchBatch, sample_patche
 from restorekit.data.patches import color_augment
 from restorekit.errors import RestorekitError
 from restorekit.train.config import TrainConfig
-from restorekit.train.run import Run, TrainResult
+from restorekit.train.run import Run, TrainResult, composite_loss
 
 __all__ = ["Recipe", "TrainResult", "fit", "init_from", "validation_images"]
 
@@ -78,7 +78,6 @@ def fit(
         RestorekitError: an existing run folder without ``resume``, nothing to resume, a
             checkpoint of another model.
     """
-    from restorekit.losses import CompositeLoss
     from restorekit.models import build
 
     run = Run(cfg, resume=resume, progress=progress, max_steps=max_steps)
@@ -86,9 +85,7 @@ def fit(
     if cfg.model.init and not resume:
         init_from(net, cfg.model.init)
     optimizer = run.adam(_freeze(net, cfg.model.freeze))
-    criterion = CompositeLoss(
-        cfg.loss.weights, schedule=cfg.loss.schedule or None, **cfg.loss.options
-    )
+    criterion = composite_loss(cfg)
     d = cfg.data
     miner = HardPatchMiner(d.mining.capacity, d.mining.revisit) if d.mining else None
     model = run.network("model", net, optimizer)
