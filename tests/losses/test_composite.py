@@ -13,7 +13,6 @@ from restorekit.losses import (
     CompositeLoss,
     L1Loss,
     LossSchedule,
-    MixedMSSSIML1Loss,
     MSSSIMLoss,
     charbonnier_loss,
     get_loss,
@@ -22,7 +21,15 @@ from restorekit.losses import (
     ms_ssim_loss,
 )
 
-KNOWN = "l1, l2, charbonnier, ssim, ms_ssim, mixed, grain_spectrum, grain_variance, grain_gram"
+KNOWN = (
+    "l1, l2, charbonnier, ssim, ms_ssim, mixed, grain_spectrum, grain_variance, grain_gram, "
+    "perceptual, tv, gradient_difference"
+)
+# the known names closest to 'l3' first
+CLOSEST_L3 = (
+    "l1, l2, perceptual, charbonnier, ssim, ms_ssim, mixed, grain_spectrum, grain_variance, "
+    "grain_gram, tv, gradient_difference"
+)
 
 
 def _pair(shape=(3, 3, 24, 24), seed=0):
@@ -43,14 +50,17 @@ def test_every_registered_loss_gives_one_value_per_sample_and_zero_on_identical_
     for name, cls in LOSSES.items():
         # grain losses take grain pairs: 3 grain channels, then the 3 intensity channels
         x, y = _pair((3, 6, 24, 24)) if name.startswith("grain_") else _pair()
-        kwargs = {"alpha": 0.84} if cls is MixedMSSSIML1Loss else {}
+        kwargs = {"mixed": {"alpha": 0.84}, "perceptual": {"random": True}}.get(name, {})
         loss = cls(reduction="none", **kwargs)
         out = loss(x, y)
         assert out.shape == (3,) and torch.isfinite(out).all() and (out >= 0).all(), name
+        assert out.dtype == torch.float32, name
         same = loss(y, y.clone())
+        if name == "tv":  # a regulariser of x alone: it ignores y, and tv(y) is not 0
+            assert torch.equal(same, loss(y, x)), name
+            continue
         floor = 1e-3 if name == "charbonnier" else 0.0  # sqrt(0 + eps^2)
         assert_close(same, torch.full((3,), floor), atol=1e-6, msg=name)
-        assert loss(x, y).dtype == torch.float32, name
 
 
 def test_get_loss():
@@ -67,14 +77,13 @@ def test_get_loss():
         (
             "l3",
             {},
-            "unknown loss 'l3'; known: l1, l2, charbonnier, ssim, ms_ssim, mixed, grain_spectrum, "
-            "grain_variance, grain_gram",
+            f"unknown loss 'l3'; known: {CLOSEST_L3}",
         ),
         (
             "ms_sim",
             {},
             "unknown loss 'ms_sim'; known: ms_ssim, ssim, mixed, grain_spectrum, grain_variance, "
-            "grain_gram, charbonnier, l1, l2",
+            "gradient_difference, grain_gram, charbonnier, l1, l2, perceptual, tv",
         ),
         ("mixed", {}, "bad options for loss 'mixed': missing a required argument: 'alpha'"),
         ("l1", {"eps": 1}, "bad options for loss 'l1': got an unexpected keyword argument 'eps'"),
@@ -178,7 +187,7 @@ def test_progress_is_optional_without_a_schedule_and_required_with_one():
 @pytest.mark.parametrize(
     ("args", "kwargs", "message"),
     [
-        (({"l1": 1.0, "l3": 1.0},), {}, f"unknown loss 'l3'; known: {KNOWN}"),
+        (({"l1": 1.0, "l3": 1.0},), {}, f"unknown loss 'l3'; known: {CLOSEST_L3}"),
         (({},), {}, f"weights must map at least one loss name to a weight; known: {KNOWN}"),
         (({"l1": -1.0},), {}, "weight of loss 'l1' must be a finite number >= 0, got -1.0"),
         (({"l1": float("inf")},), {}, "weight of loss 'l1' must be a finite number >= 0, got inf"),
@@ -193,7 +202,7 @@ def test_progress_is_optional_without_a_schedule_and_required_with_one():
             ({"l1": 1.0},),
             {"ms_sim": {}},
             "unknown loss 'ms_sim'; known: ms_ssim, ssim, mixed, grain_spectrum, grain_variance, "
-            "grain_gram, charbonnier, l1, l2",
+            "gradient_difference, grain_gram, charbonnier, l1, l2, perceptual, tv",
         ),
         (
             ({"ms_ssim": 1.0},),

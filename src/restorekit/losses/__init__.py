@@ -11,6 +11,10 @@ per sample, ``(B,)`` (what a hard-patch miner needs). Each function has a module
 - :func:`mixed_ms_ssim_l1_loss`: Zhao et al. (2017), alpha MS-SSIM + (1 - alpha) Gaussian L1
 - :func:`spectrum_loss`, :func:`variance_loss`, :func:`gram_loss`: distribution losses for
   random textures (grain), comparing statistics instead of pixels
+- :func:`perceptual_loss`: L1 / L2 between feature maps of a frozen network
+  (:func:`vgg19_features` from a local weights file, or :func:`random_features`)
+- :func:`tv_loss` (total variation) and :func:`gradient_difference` (L1 between image gradients,
+  SRResCycGAN's "TV" term)
 - :class:`CompositeLoss`: named weights in one object, optionally on a :class:`LossSchedule`
 
 :data:`LOSSES` maps names to the module classes for the config and CLI edge; :func:`get_loss`
@@ -38,6 +42,13 @@ from restorekit.losses.grain import (
     spectrum_loss,
     variance_loss,
 )
+from restorekit.losses.perceptual import (
+    VGG19_LAYERS,
+    PerceptualLoss,
+    perceptual_loss,
+    random_features,
+    vgg19_features,
+)
 from restorekit.losses.pixel import (
     CharbonnierLoss,
     L1Loss,
@@ -58,32 +69,42 @@ from restorekit.losses.ssim import (
     ms_ssim_loss,
     ssim_loss,
 )
+from restorekit.losses.tv import GradientDifferenceLoss, TVLoss, gradient_difference, tv_loss
 
 __all__ = [
     "COMPUTE_DTYPES",
     "LOSSES",
     "REDUCTIONS",
+    "VGG19_LAYERS",
     "CharbonnierLoss",
     "CompositeLoss",
+    "GradientDifferenceLoss",
     "GramLoss",
     "L1Loss",
     "L2Loss",
     "LossSchedule",
     "MSSSIMLoss",
     "MixedMSSSIML1Loss",
+    "PerceptualLoss",
     "SSIMLoss",
     "SpectrumLoss",
+    "TVLoss",
     "VarianceLoss",
     "WeightedLoss",
     "charbonnier_loss",
     "get_loss",
+    "gradient_difference",
     "gram_loss",
     "l1_loss",
     "l2_loss",
     "mixed_ms_ssim_l1_loss",
     "ms_ssim_loss",
+    "perceptual_loss",
+    "random_features",
     "spectrum_loss",
     "ssim_loss",
+    "tv_loss",
     "variance_loss",
+    "vgg19_features",
     "weighted_loss",
 ]

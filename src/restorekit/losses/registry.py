@@ -11,13 +11,17 @@ from torch import nn
 from restorekit._checks import closest_names
 from restorekit.errors import RestorekitError
 from restorekit.losses.grain import GramLoss, SpectrumLoss, VarianceLoss
+from restorekit.losses.perceptual import PerceptualLoss
 from restorekit.losses.pixel import CharbonnierLoss, L1Loss, L2Loss
 from restorekit.losses.ssim import MixedMSSSIML1Loss, MSSSIMLoss, SSIMLoss
+from restorekit.losses.tv import GradientDifferenceLoss, TVLoss
 
 __all__ = ["LOSSES", "build_loss", "get_loss", "loss_class"]
 
 #: Losses ``module(x, y) -> scalar or (B,)`` by name; each class takes its function's options.
-#: (:class:`~restorekit.losses.WeightedLoss` is not here: it needs a weight map.)
+#: (:class:`~restorekit.losses.WeightedLoss` is not here: it needs a weight map.) ``tv`` is a
+#: regulariser of ``x`` alone (it ignores ``y``); ``perceptual`` needs ``weights_file`` (VGG19
+#: weights) or ``random: true``.
 LOSSES: dict[str, type[nn.Module]] = {
     "l1": L1Loss,
     "l2": L2Loss,
@@ -29,6 +33,10 @@ LOSSES: dict[str, type[nn.Module]] = {
     "grain_spectrum": SpectrumLoss,
     "grain_variance": VarianceLoss,
     "grain_gram": GramLoss,
+    # super-resolution (SRResCycGAN): feature and image-gradient losses
+    "perceptual": PerceptualLoss,
+    "tv": TVLoss,
+    "gradient_difference": GradientDifferenceLoss,
 }
 
 
@@ -44,7 +52,7 @@ def loss_class(name: str) -> type[nn.Module]:
         >>> loss_class("msssim")
         Traceback (most recent call last):
         ...
-        restorekit.errors.RestorekitError: unknown loss 'msssim'; known: ms_ssim, ssim, mixed, grain_gram, charbonnier, grain_spectrum, grain_variance, l1, l2
+        restorekit.errors.RestorekitError: unknown loss 'msssim'; known: ms_ssim, ssim, mixed, grain_gram, charbonnier, grain_spectrum, grain_variance, gradient_difference, l1, l2, perceptual, tv
     """  # noqa: E501
     key = str(name).strip().lower()
     if key in LOSSES:
