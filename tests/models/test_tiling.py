@@ -68,3 +68,14 @@ def test_a_4000x3000_mosaic_tiled_equals_whole_and_stays_under_2_gb():
         whole = net.eval()(raw, "RGGB")
     torch.testing.assert_close(parts, whole, rtol=0, atol=1e-5)
     assert tiled_peak < 2048, f"tiled inference peaked {tiled_peak:.0f} MB above start"
+
+
+def test_an_upscaling_fn_is_tiled_at_its_scale():
+    up = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.PixelShuffle(2))
+    x = torch.rand(1, 1, 37, 53)
+    with torch.no_grad():
+        whole, parts = up(x), tiled(up, x, tile=16, overlap=1, multiple=1, scale=2)
+    assert parts.shape == (1, 1, 74, 106)
+    assert float((whole - parts).abs().max()) < 1e-6
+    with pytest.raises(RestorekitError, match="not 3 times it"):
+        tiled(up, x, tile=16, overlap=1, scale=3)

@@ -67,16 +67,17 @@ def test_yaml_exponent_without_dot_is_a_float(tmp_path):
         ({"data": {"train": "x", "patch": 30}}, "config: data.patch must be a multiple of 8"),
         (
             {"task": "paint"},
-            "config: task must be one of demosaic, denoise, grain, noise2noise, "
-            "neighbor2neighbor, tcfl, got 'paint'",
+            "config: task must be one of demosaic, denoise, grain, sr, noise2noise, "
+            "neighbor2neighbor, tcfl, cycle-sr, got 'paint'",
         ),
         ({"model": {"args": {}}}, "config: missing key 'model.name'"),
         ({"run": {"devices": True}}, "config: run.devices must be int, got True"),
         (
-            {"optim": {"scheduler": "step"}},
-            "config: optim.scheduler must be one of cosine, constant",
+            {"optim": {"scheduler": "linear"}},
+            "config: optim.scheduler must be one of cosine, constant, step",
         ),
         ({"data": {"train": "x", "mining": 5}}, "config: data.mining must be a mapping, got 5"),
+        ({"data": {"train": 5}}, "config: data.train must be str or list[str], got 5"),
         (
             {"run": {"weights_dtype": "int8"}},
             "config: run.weights_dtype must be 'float32' or 'float16', got 'int8'",

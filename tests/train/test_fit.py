@@ -179,7 +179,7 @@ def test_cli_errors_are_one_line(tmp_path, images):
     assert done.returncode == 2
     assert done.stderr.strip() == (
         "restorekit train: error: config: unknown key 'optim.stpes'; "
-        "known: steps, scheduler, weight_decay, ..."
+        "known: steps, milestones, scheduler, ..."
     )
 
 

@@ -16,7 +16,9 @@ def register(sub: Subparsers) -> None:
         help="export a model file to ONNX (dynamic height and width), checked with onnxruntime",
     )
     p.add_argument(
-        "model", help="a restorekit model file (.safetensors), or 'demosaic' for the shipped one"
+        "model",
+        help="a demosaicing or super-resolution model file (.safetensors), or a shipped one: "
+        "demosaic, sr-x2, sr-x3, sr-x4",
     )
     p.add_argument("output", help="the .onnx file to write")
     p.add_argument("--cfa", default="RGGB", help="demosaic: the Bayer layout baked into the graph")
@@ -28,19 +30,31 @@ def cmd_export(args: argparse.Namespace) -> None:
     import torch
 
     from restorekit.degrade import parse_cfa
+    from restorekit.errors import RestorekitError
     from restorekit.models import load_model
-    from restorekit.models.export import export_onnx, onnx_max_difference
+    from restorekit.models.export import export_onnx, is_demosaicer, onnx_max_difference
     from restorekit.models.pretrained import load_pretrained
 
     cfa = parse_cfa(args.cfa)
-    if args.model == "demosaic":
-        model = load_pretrained("demosaic")
+    if args.model in ("demosaic", "sr-x2", "sr-x3", "sr-x4"):
+        model = load_pretrained(args.model)
     else:
-        model, _ = load_model(args.model, expect="demosaicnet")
+        model, _ = load_model(args.model)
+        if model.registry_name not in ("demosaicnet", "srnet"):
+            raise RestorekitError(
+                f"{args.model} holds a '{model.registry_name}' model; export takes demosaicing "
+                "(demosaicnet) and super-resolution (srnet) models"
+            )
     path = export_onnx(model, args.output, cfa)
-    raw = torch.rand(1, 1, 61, 90, generator=torch.Generator().manual_seed(0))
-    diff = onnx_max_difference(path, model, raw, cfa)
+    g = torch.Generator().manual_seed(0)
+    if is_demosaicer(model):
+        x = torch.rand(1, 1, 61, 90, generator=g)
+        shapes, what = f"(N, 1, H, W) -> (N, 3, H, W), CFA {cfa}", "a 61x90 raw"
+    else:
+        x = torch.rand(1, model.in_channels, 61, 90, generator=g)
+        c, s = model.in_channels, model.scale
+        shapes, what = f"(N, {c}, H, W) -> (N, {c}, {s}H, {s}W)", "a 61x90 image"
+    diff = onnx_max_difference(path, model, x, cfa)
     print(
-        f"{path}: dynamic (N, 1, H, W) -> (N, 3, H, W), CFA {cfa}; onnxruntime vs torch on "
-        f"a 61x90 raw: max abs difference {diff:.2e}"
+        f"{path}: dynamic {shapes}; onnxruntime vs torch on {what}: max abs difference {diff:.2e}"
     )

@@ -1,31 +1,137 @@
-"""``restorekit upscale``: super-resolution (MATLAB-compatible bicubic for now)."""
+"""``restorekit upscale``: super-resolution, learned (the shipped models or a model file) or
+classical (MATLAB-compatible bicubic, nearest neighbour)."""
 
 from __future__ import annotations
 
 import argparse
 
 from restorekit.cli._common import Subparsers, _add_io, _check_method, _process
+from restorekit.errors import RestorekitError
 
-__all__ = ["UPSCALE_METHODS", "register"]
+__all__ = ["MAX_OUTPUT_MEGAPIXELS", "UPSCALE_METHODS", "register"]
 
-UPSCALE_METHODS = ("bicubic",)
+UPSCALE_METHODS = ("learned", "bicubic", "nearest")
+
+#: the largest output ``upscale`` writes unless told otherwise (``--max-megapixels``)
+MAX_OUTPUT_MEGAPIXELS = 200.0
+
+#: ``--model`` short names -> shipped models
+SHORT_NAMES = {"x2": "sr-x2", "x3": "sr-x3", "x4": "sr-x4"}
 
 
 def register(sub: Subparsers) -> None:
     """Add ``upscale`` to the subcommands ``sub``."""
-    p = sub.add_parser("upscale", help="enlarge an image (MATLAB-compatible bicubic)")
+    p = sub.add_parser(
+        "upscale",
+        help="enlarge an image (learned super-resolution, or bicubic / nearest)",
+        description=(
+            "Learned by default: the shipped upscaler of --scale (2, 3, 4; trained on MATLAB-"
+            "bicubic downscaling), or a model file. "
+            "--method bicubic | nearest take any scale >= 1."
+        ),
+    )
     _add_io(p)
-    p.add_argument("--scale", type=float, required=True, help="magnification, e.g. 2 or 4")
-    p.add_argument("--method", default="bicubic", help=f"one of {', '.join(UPSCALE_METHODS)}")
+    p.add_argument(
+        "--scale", type=float, default=None, help="magnification, e.g. 2 or 4 (a model's own)"
+    )
+    p.add_argument("--method", default="learned", help=f"one of {', '.join(UPSCALE_METHODS)}")
+    p.add_argument(
+        "--model",
+        default=None,
+        help=f"learned: a shipped model ({', '.join(SHORT_NAMES)}) or a model file",
+    )
+    p.add_argument(
+        "--max-megapixels",
+        type=float,
+        default=MAX_OUTPUT_MEGAPIXELS,
+        help=f"refuse outputs larger than this (default {MAX_OUTPUT_MEGAPIXELS:g})",
+    )
     p.set_defaults(func=cmd_upscale)
 
 
-def cmd_upscale(args: argparse.Namespace) -> None:
-    """``restorekit upscale IN OUT --scale S``: MATLAB-compatible bicubic enlarging."""
-    from restorekit._checks import check_positive
-    from restorekit.classical.upscale import UPSCALERS
+def _learned_model(model: str | None, scale: float | None):  # -> nn.Module (lazy import)
+    """The network ``--model`` / ``--scale`` name, checked against each other."""
+    from pathlib import Path
 
-    scale = check_positive(args.scale, "--scale", allow_zero=False)
-    _check_method(args.method, UPSCALERS, "upscale")
-    method = UPSCALERS[args.method]
-    _process(args, lambda x, src: method(x.double(), scale).clamp(0, 1))
+    from restorekit.models.sr import SHIPPED_SCALES, load_upscaler
+
+    if scale is not None and scale != int(scale):
+        raise RestorekitError(
+            f"--scale {scale:g}: learned models upscale by an integer; use --method bicubic "
+            "for other factors"
+        )
+    if model is None:
+        if scale is None:
+            raise RestorekitError("give --scale (the shipped upscalers: 2, 3, 4)")
+        if int(scale) not in SHIPPED_SCALES:
+            have = ", ".join(str(s) for s in SHIPPED_SCALES)
+            raise RestorekitError(
+                f"no shipped upscaler for --scale {scale:g}; the shipped scales: {have} "
+                "(--method bicubic takes any)"
+            )
+        return load_upscaler(int(scale))
+    if model in SHORT_NAMES:
+        from restorekit.models.pretrained import load_pretrained
+
+        net = load_pretrained(SHORT_NAMES[model])
+    elif Path(model).is_file():
+        from restorekit.models.weights import load_model
+
+        net, meta = load_model(model, expect="srnet")
+    else:
+        raise RestorekitError(
+            f"--model {model!r}: no shipped upscaler of that name ({', '.join(SHORT_NAMES)}) "
+            "and no such file"
+        )
+    if scale is not None and int(scale) != net.scale:
+        raise RestorekitError(
+            f"--scale {scale:g}: the model {model} was trained for x{net.scale} only"
+        )
+    return net
+
+
+def cmd_upscale(args: argparse.Namespace) -> None:
+    """``restorekit upscale IN OUT --scale S [--method M] [--model NAME|FILE]``."""
+    from restorekit._checks import check_positive
+
+    _check_method(args.method, UPSCALE_METHODS, "upscale")
+    scale = args.scale
+    if scale is not None:
+        scale = check_positive(scale, "--scale", allow_zero=False)
+    limit = check_positive(args.max_megapixels, "--max-megapixels", allow_zero=False)
+    if args.method == "learned":
+        net = _learned_model(args.model, scale)
+        scale = net.scale
+    elif args.model is not None:
+        raise RestorekitError("--model needs --method learned")
+    elif scale is None:
+        raise RestorekitError("give --scale")
+    elif scale < 1:
+        raise RestorekitError(f"--scale must be >= 1 to enlarge, got {scale:g}")
+
+    def fn(x, src):  # (torch.Tensor, Path) -> torch.Tensor
+        import math
+
+        H, W = x.shape[-2:]
+        out_mp = math.ceil(H * scale) * math.ceil(W * scale) / 1e6
+        if out_mp > limit:
+            raise RestorekitError(
+                f"'{src}': the x{scale:g} output would be {out_mp:.0f} megapixels, over the "
+                f"limit of {limit:g} (--max-megapixels)"
+            )
+        if args.method == "learned":
+            from restorekit.models.sr import upscale_learned
+
+            if x.shape[1] != net.in_channels:
+                if x.shape[1] != 1 or net.in_channels != 3:
+                    raise RestorekitError(
+                        f"'{src}' has {x.shape[1]} channels; the model takes {net.in_channels}"
+                    )
+                # a gray image through an RGB model: its three equal channels, back to one
+                return upscale_learned(x.expand(-1, 3, -1, -1), model=net).mean(1, True).clamp(0, 1)
+            return upscale_learned(x, model=net).clamp(0, 1)
+        from restorekit.classical.upscale import UPSCALERS
+
+        return UPSCALERS[args.method](x.double(), scale).clamp(0, 1)
+
+    _process(args, fn)

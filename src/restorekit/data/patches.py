@@ -31,7 +31,8 @@ class ImageBank:
     """The images of a folder decoded once into memory, as ``(C, H, W)`` float32 tensors.
 
     Args:
-        folder: a folder of PNG / JPEG / TIFF images (its files, sorted by name).
+        folder: a folder of PNG / JPEG / TIFF images (its files, sorted by name), or a list of
+            folders (their images one after the other).
         mode: ``"rgb"`` or ``"gray"`` (see :func:`restorekit.io.read_image`).
         downscale: shrink every image by this factor with MATLAB-compatible bicubic first
             (1 keeps them as they are). Useful for 4:2:0 JPEG training sets, whose chroma is half
@@ -40,6 +41,7 @@ class ImageBank:
             training, for validation; 0 uses all.
         split: ``"train"`` for the kept images, ``"holdout"`` for the held-out ones.
         progress: show a progress bar while decoding.
+        min_size: leave out images smaller than this on either side (after ``downscale``).
 
     Example:
         >>> bank = ImageBank.from_tensors([torch.rand(3, 40, 50), torch.rand(3, 30, 30)])
@@ -49,12 +51,13 @@ class ImageBank:
 
     def __init__(
         self,
-        folder: str | os.PathLike,
+        folder: str | os.PathLike | Sequence[str | os.PathLike],
         mode: str = "rgb",
         downscale: float = 1.0,
         holdout: int = 0,
         split: str = "train",
         progress: bool = False,
+        min_size: int = 0,
     ) -> None:
         from tqdm import tqdm
 
@@ -65,20 +68,30 @@ class ImageBank:
             raise RestorekitError(f"split must be 'train' or 'holdout', got {split!r}")
         if downscale < 1:
             raise RestorekitError(f"downscale must be >= 1, got {downscale}")
-        paths = list_images(folder)
-        if holdout:
-            keep_holdout = split == "holdout"
-            paths = [p for i, p in enumerate(paths) if (i % holdout == 0) == keep_holdout]
+        folders = [folder] if isinstance(folder, (str, os.PathLike)) else list(folder)
+        paths = []
+        for f in folders:  # the holdout split is taken in each folder
+            found = list_images(f)
+            if holdout:
+                keep_holdout = split == "holdout"
+                found = [p for i, p in enumerate(found) if (i % holdout == 0) == keep_holdout]
+            paths += found
+        where = ", ".join(os.fspath(f) for f in folders)
         if not paths:
-            raise RestorekitError(f"no images for split {split!r} in {folder}")
-        images = []
-        for p in tqdm(paths, desc=f"decoding {os.fspath(folder)}", disable=not progress):
+            raise RestorekitError(f"no images for split {split!r} in {where}")
+        images, names = [], []
+        for p in tqdm(paths, desc=f"decoding {where}", disable=not progress):
             x = read_image(p, mode=mode)
             if downscale != 1:
                 x = imresize(x, scale=1 / downscale).clamp(0, 1)
+            if min(x.shape[-2:]) < min_size:
+                continue  # too small to cut a training patch from
             images.append(x[0].contiguous())
+            names.append(p.name)
+        if not images:
+            raise RestorekitError(f"no image of {where} is at least {min_size} pixels a side")
         self.images: list[torch.Tensor] = images
-        self.names = [p.name for p in paths]
+        self.names = names
 
     @classmethod
     def from_tensors(cls, images: Sequence[torch.Tensor]) -> ImageBank:

@@ -66,6 +66,10 @@ class BenchmarkResult:
         default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds")
     )
     figures: list[str] = field(default_factory=list)
+    #: timing per method *and* condition (the methods are other networks at each scale)
+    speed_by_condition: bool = False
+    #: Markdown the task adds to the report (model sizes, published values)
+    notes: str = ""
 
     def run_for(self, dataset: str, condition: str, method: str) -> MethodRun | None:
         for r in self.runs:
@@ -73,9 +77,15 @@ class BenchmarkResult:
                 return r
         return None
 
-    def speed(self, method: str) -> dict[str, float]:
-        """Median and quartiles of megapixels/s over every image this method ran on."""
-        v = sorted(x for r in self.runs if r.method == method for x in r.mp_per_s)
+    def speed(self, method: str, condition: str | None = None) -> dict[str, float]:
+        """Median and quartiles of megapixels/s over every image this method ran on (at
+        ``condition`` only, if given)."""
+        v = sorted(
+            x
+            for r in self.runs
+            if r.method == method and condition in (None, r.condition)
+            for x in r.mp_per_s
+        )
         if not v:
             return {"median": float("nan"), "q25": float("nan"), "q75": float("nan"), "runs": 0}
         q = statistics.quantiles(v, n=4) if len(v) > 1 else [v[0]] * 3
@@ -84,6 +94,10 @@ class BenchmarkResult:
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["speed_mp_per_s"] = {m: self.speed(m) for m in self.methods}
+        if self.speed_by_condition:
+            d["speed_mp_per_s_by_condition"] = {
+                m: {c: self.speed(m, c) for c in self.conditions} for m in self.methods
+            }
         d["peak_mem_mb"] = {
             m: max((r.peak_mem_mb for r in self.runs if r.method == m), default=0.0)
             for m in self.methods
@@ -118,12 +132,22 @@ class BenchmarkResult:
                 rows.append(row)
             out += [f"## {metric}{unit}", "", markdown_table(headers, rows), ""]
         rows = []
-        for meth in self.methods:
-            s = self.speed(meth)
-            peak = max((r.peak_mem_mb for r in self.runs if r.method == meth), default=0.0)
+        groups = [(m, c) for m in self.methods for c in self.conditions]
+        if not self.speed_by_condition:
+            groups = [(m, None) for m in self.methods]
+        for meth, cond in groups:
+            s = self.speed(meth, cond)
+            peak = max(
+                (
+                    r.peak_mem_mb
+                    for r in self.runs
+                    if r.method == meth and cond in (None, r.condition)
+                ),
+                default=0.0,
+            )
             rows.append(
                 [
-                    meth,
+                    meth if cond is None else f"{meth} {cond}",
                     f"{s['median']:.3g}",
                     f"{s['q25']:.3g} - {s['q75']:.3g}",
                     s["runs"],
@@ -140,6 +164,8 @@ class BenchmarkResult:
             markdown_table(["method", "MP/s median", "MP/s IQR", "images", "peak MB"], rows),
             "",
         ]
+        if self.notes:
+            out += [self.notes, ""]
         for fig in self.figures:
             out += [f"![{Path(fig).stem}]({Path(fig).name})", ""]
         return "\n".join(out)
@@ -227,9 +253,13 @@ def run_benchmark(
         methods=chosen,
         runs=[],
         command=command,
+        speed_by_condition=bool(getattr(task, "speed_by_condition", False)),
     )
+    notes = getattr(task, "report_notes", None)
+    if notes is not None:
+        result.notes = notes(chosen, conditions)
     bar = tqdm(total=total, desc=f"bench {task.name}", unit="run", disable=not progress)
-    warmed: set[str] = set()
+    warmed: set[tuple[str, str]] = set()
     for dname, images in loaded.items():
         for cond in conditions:
             runs = {m: MethodRun(dname, cond.label, m) for m in chosen}
@@ -244,9 +274,9 @@ def run_benchmark(
                     ]
                 for m in chosen:
                     bar.set_postfix_str(f"{dname} {cond.label} {m} {pair.name}")
-                    if m not in warmed:
+                    if (m, cond.label) not in warmed:  # a method may load a model per condition
                         _warm_up(task, m, pair, cond)
-                        warmed.add(m)
+                        warmed.add((m, cond.label))
                     with PeakMemory() as mem:
                         t0 = time.perf_counter()
                         out = task.run(m, pair, cond)

@@ -20,11 +20,13 @@ from restorekit.models.denoise import DnCNN, FFDNet, ResNetDenoiser, UNetDenoise
 from restorekit.models.discriminator import PatchGAN
 from restorekit.models.grain import GrainNet
 from restorekit.models.modulation import DNIDenoiser, ModulatedDenoiser
+from restorekit.models.sr import DegradeNet, SRNet
 from restorekit.models.weights import check_state, load_model, read_safetensors, save_model
 
 __all__ = [
     "MODELS",
     "DNIDenoiser",
+    "DegradeNet",
     "DemosaicNet",
     "DnCNN",
     "FFDNet",
@@ -32,6 +34,7 @@ __all__ = [
     "ModulatedDenoiser",
     "PatchGAN",
     "ResNetDenoiser",
+    "SRNet",
     "UNetDenoiser",
     "build",
     "check_state",
@@ -51,6 +54,9 @@ MODELS: dict[str, type[nn.Module]] = {
     "modulated": ModulatedDenoiser,
     "dni": DNIDenoiser,
     "grain-net": GrainNet,
+    "srnet": SRNet,
+    # the learned degradation (HR -> LR) of cycle super-resolution
+    "degradenet": DegradeNet,
     # the discriminator for adversarial training (logits, not an image)
     "patchgan": PatchGAN,
 }
@@ -91,8 +97,8 @@ def macs_per_pixel(model: nn.Module, example: torch.Tensor) -> float:
     from torch.utils.flop_counter import FlopCounterMode
 
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        model(example)
-    H, W = example.shape[-2:]
+        out = model(example)
+    H, W = out.shape[-2:]  # the output's pixels (an upscaler's are scale^2 more)
     return counter.get_total_flops() / 2 / (H * W)
 
 

@@ -1,10 +1,11 @@
-"""ONNX export of a demosaicer with dynamic height and width, checked against torch.
+"""ONNX export of a demosaicer or an upscaler with dynamic height and width, checked against torch.
 
-The exported graph takes a Bayer raw ``raw: (N, 1, H, W)`` float32 in [0, 1] of the layout fixed at
-export and returns ``rgb: (N, 3, H, W)`` (not clipped, as the torch model). Height and width are
-symbolic (any size of at least 4x4 works, odd sizes included): the mirror padding to the network's
-packing and the crop back are in the graph. It uses torch's ``torch.export``-based exporter (needs
-``onnx`` and ``onnxscript``); onnxruntime checks the result.
+A demosaicer's graph takes a Bayer raw ``raw: (N, 1, H, W)`` float32 in [0, 1] of the layout fixed
+at export and returns ``rgb: (N, 3, H, W)`` (not clipped, as the torch model); the mirror padding
+to the network's packing and the crop back are in the graph. An upscaler's takes
+``image: (N, C, H, W)`` and returns ``upscaled: (N, C, s H, s W)``. Height and width are symbolic
+(any size of at least 4x4 works, odd sizes included). It uses torch's ``torch.export``-based
+exporter (needs ``onnx`` and ``onnxscript``); onnxruntime checks the result.
 """
 
 from __future__ import annotations
@@ -20,7 +21,12 @@ from torch import nn
 from restorekit.degrade.cfa import CFA, parse_cfa
 from restorekit.errors import RestorekitError
 
-__all__ = ["export_onnx", "onnx_max_difference", "run_onnx"]
+__all__ = ["export_onnx", "is_demosaicer", "onnx_max_difference", "run_onnx"]
+
+
+def is_demosaicer(model: nn.Module) -> bool:
+    """Whether ``model`` is called as ``model(raw, cfa)`` (a demosaicer) or ``model(image)``."""
+    return getattr(model, "registry_name", "") == "demosaicnet"
 
 
 class _FixedLayout(nn.Module):
@@ -38,12 +44,13 @@ class _FixedLayout(nn.Module):
 def export_onnx(
     model: nn.Module, path: str | os.PathLike, cfa: CFA | str = CFA.RGGB, opset: int = 18
 ) -> Path:
-    """Write ``model`` (a demosaicer) as ONNX with dynamic batch, height and width.
+    """Write ``model`` (a demosaicer or an upscaler) as ONNX with dynamic batch, height and width.
 
     Args:
-        model: a network called as ``model(raw, cfa)``.
+        model: a demosaicer called as ``model(raw, cfa)``, or an image network ``model(image)``
+            (an upscaler: :class:`~restorekit.models.SRNet`).
         path: the ``.onnx`` file to write (written to a temporary name, then renamed).
-        cfa: the Bayer layout the exported graph assumes.
+        cfa: a demosaicer's Bayer layout the exported graph assumes (ignored otherwise).
         opset: the ONNX opset.
 
     Returns:
@@ -62,8 +69,17 @@ def export_onnx(
     if not path.parent.is_dir():
         raise RestorekitError(f"cannot write '{path}': folder '{path.parent}' does not exist")
     # export a copy: the exporter can leave traced state behind on the module it traces
-    wrapped = _FixedLayout(copy.deepcopy(model).eval(), parse_cfa(cfa))
-    example = torch.rand(2, 1, 64, 96)  # batch 2: torch.export specialises a size-1 dimension
+    net = copy.deepcopy(model).eval()
+    if is_demosaicer(model):
+        wrapped: nn.Module = _FixedLayout(net, parse_cfa(cfa))
+        names = ("raw", "rgb")
+        channels = 1
+    else:
+        wrapped = net
+        names = ("image", "upscaled" if hasattr(model, "scale") else "output")
+        channels = int(getattr(model, "in_channels", 3))
+    # batch 2: torch.export specialises a size-1 dimension
+    example = torch.rand(2, channels, 64, 96)
     H = torch.export.Dim("height", min=4, max=65536)
     W = torch.export.Dim("width", min=4, max=65536)
     N = torch.export.Dim("batch", min=1, max=1024)
@@ -72,9 +88,9 @@ def export_onnx(
         program = torch.onnx.export(
             wrapped,
             (example,),
-            input_names=["raw"],
-            output_names=["rgb"],
-            dynamic_shapes={"raw": {0: N, 2: H, 3: W}},
+            input_names=[names[0]],
+            output_names=[names[1]],
+            dynamic_shapes={_forward_arg(wrapped): {0: N, 2: H, 3: W}},
             opset_version=opset,
             dynamo=True,
             verbose=False,
@@ -86,19 +102,28 @@ def export_onnx(
     return path
 
 
-def run_onnx(path: str | os.PathLike, raw: torch.Tensor) -> torch.Tensor:
-    """Run an exported demosaicer with onnxruntime on CPU."""
+def _forward_arg(module: nn.Module) -> str:
+    """The name of ``module.forward``'s first argument (``dynamic_shapes`` is keyed by it)."""
+    import inspect
+
+    return next(iter(inspect.signature(module.forward).parameters))
+
+
+def run_onnx(path: str | os.PathLike, x: torch.Tensor) -> torch.Tensor:
+    """Run an exported network with onnxruntime on CPU."""
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    out = session.run(None, {session.get_inputs()[0].name: raw.float().numpy()})[0]
+    out = session.run(None, {session.get_inputs()[0].name: x.float().numpy()})[0]
     return torch.from_numpy(np.asarray(out))
 
 
 def onnx_max_difference(
-    path: str | os.PathLike, model: nn.Module, raw: torch.Tensor, cfa: CFA | str = CFA.RGGB
+    path: str | os.PathLike, model: nn.Module, x: torch.Tensor, cfa: CFA | str = CFA.RGGB
 ) -> float:
-    """Largest absolute difference between onnxruntime's and torch's outputs on ``raw``."""
+    """Largest absolute difference between onnxruntime's and torch's outputs on ``x`` (a raw of
+    layout ``cfa`` for a demosaicer)."""
     with torch.inference_mode():
-        ref = model.eval()(raw.float(), cfa)
-    return float((run_onnx(path, raw) - ref).abs().max())
+        model = model.eval()
+        ref = model(x.float(), cfa) if is_demosaicer(model) else model(x.float())
+    return float((run_onnx(path, x) - ref).abs().max())

@@ -10,6 +10,8 @@ in order (each stage starts from the model of the one before):
 - ``grain`` (``grain.safetensors``): ``configs/grain/learned.yaml``.
 - ``oct`` (``denoise_oct.safetensors``): ``configs/selfsup/oct-noise2noise.yaml`` (Noise2Noise on
   the frames of Duke18 ``train/`` only, no clean image); a blind gray denoiser for OCT B-scans.
+- ``sr-x2``, ``sr-x3``, ``sr-x4`` (``sr_x2.safetensors`` ...): ``configs/sr/x2.yaml``, ``x3.yaml``,
+  ``x4.yaml`` (supervised, MATLAB-bicubic LR).
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ PRETRAINED: dict[str, tuple[str, str]] = {
     "denoise-color": ("denoise_color.safetensors", "unet-denoiser"),
     "grain": ("grain.safetensors", "grain-net"),
     "oct": ("denoise_oct.safetensors", "unet-denoiser"),
+    "sr-x2": ("sr_x2.safetensors", "srnet"),
+    "sr-x3": ("sr_x3.safetensors", "srnet"),
+    "sr-x4": ("sr_x4.safetensors", "srnet"),
 }
 
 

@@ -43,8 +43,9 @@ def tiled(
     overlap: int = 32,
     multiple: int = 4,
     progress: bool = False,
+    scale: int = 1,
 ) -> torch.Tensor:
-    """Apply ``fn`` (same output size as input, any channel count) tile by tile.
+    """Apply ``fn`` (output ``scale`` times the input's size, any channel count) tile by tile.
 
     Args:
         fn: the network call, e.g. ``lambda t: model(t, cfa)``; it must accept any size.
@@ -54,9 +55,11 @@ def tiled(
             result (rounded up to a multiple of ``multiple``).
         multiple: tile starts are multiples of this (the network's packing, or 2 for a Bayer raw).
         progress: show a progress bar over tiles.
+        scale: ``fn``'s output is ``scale`` times its input's height and width (an upscaler);
+            ``tile`` and ``overlap`` count input pixels.
 
     Returns:
-        ``(B, C_out, H, W)``, on ``x``'s device, in ``fn``'s output dtype.
+        ``(B, C_out, scale * H, scale * W)``, on ``x``'s device, in ``fn``'s output dtype.
 
     Example:
         >>> blur = torch.nn.Conv2d(1, 1, 5, padding=2, bias=False)
@@ -69,27 +72,32 @@ def tiled(
     from tqdm import tqdm
 
     check_image(x)
-    if tile < 1 or overlap < 0 or multiple < 1:
+    if tile < 1 or overlap < 0 or multiple < 1 or scale < 1:
         raise RestorekitError(
-            f"need tile >= 1, overlap >= 0, multiple >= 1; got {tile}, {overlap}, {multiple}"
+            f"need tile >= 1, overlap >= 0, multiple >= 1, scale >= 1; got {tile}, {overlap}, "
+            f"{multiple}, {scale}"
         )
     tile = math.ceil(tile / multiple) * multiple
     overlap = math.ceil(overlap / multiple) * multiple
     B, C, H, W = x.shape
     rows, cols = tile_spans(H, tile, overlap), tile_spans(W, tile, overlap)
+    s = scale
     out: torch.Tensor | None = None
     with tqdm(total=len(rows) * len(cols), desc="tiles", disable=not progress) as bar:
         for r0, r1, er0, er1 in rows:
             for c0, c1, ec0, ec1 in cols:
                 y = fn(x[:, :, er0:er1, ec0:ec1])
-                if y.shape[-2:] != (er1 - er0, ec1 - ec0):
+                if y.shape[-2:] != (s * (er1 - er0), s * (ec1 - ec0)):
+                    expected = f", not {scale} times it" if scale != 1 else ""
                     raise RestorekitError(
                         f"fn changed the tile size {(er1 - er0, ec1 - ec0)} "
-                        f"to {tuple(y.shape[-2:])}"
+                        f"to {tuple(y.shape[-2:])}{expected}"
                     )
                 if out is None:
-                    out = torch.empty(B, y.shape[1], H, W, dtype=y.dtype, device=y.device)
-                out[:, :, r0:r1, c0:c1] = y[:, :, r0 - er0 : r1 - er0, c0 - ec0 : c1 - ec0]
+                    out = torch.empty(B, y.shape[1], s * H, s * W, dtype=y.dtype, device=y.device)
+                out[:, :, s * r0 : s * r1, s * c0 : s * c1] = y[
+                    :, :, s * (r0 - er0) : s * (r1 - er0), s * (c0 - ec0) : s * (c1 - ec0)
+                ]
                 bar.update(1)
     assert out is not None  # H, W >= 1 gives at least one tile
     return out

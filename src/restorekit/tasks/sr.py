@@ -20,7 +20,17 @@ from restorekit.errors import RestorekitError
 from restorekit.io import from_numpy
 from restorekit.tasks.base import Condition, Pair, quantize
 
-__all__ = ["SRTask"]
+__all__ = ["PUBLISHED", "SRTask"]
+
+#: published Y-PSNR (dB) of light models, (Set5, Set14) at x2, x3, x4, and their parameters at
+#: x4, as tabulated by Hui et al., "Lightweight image super-resolution with information
+#: multi-distillation network" (IMDN), ACM MM 2019, Table 2 (trained on 91 images + General-100,
+#: or DIV2K)
+PUBLISHED: dict[str, dict[str, Any]] = {
+    "FSRCNN": {"params": "12K", 2: (37.00, 32.63), 3: (33.16, 29.43), 4: (30.71, 27.59)},
+    "CARN-M": {"params": "412K", 2: (37.53, 33.26), 3: (33.99, 30.08), 4: (31.92, 28.42)},
+    "IMDN": {"params": "715K", 2: (38.00, 33.63), 3: (34.36, 30.32), 4: (32.21, 28.58)},
+}
 
 
 class SRTask:
@@ -35,6 +45,8 @@ class SRTask:
     """
 
     name = "sr"
+    #: the learned method is another network at each scale: time each scale on its own
+    speed_by_condition = True
     default_datasets = ("test/color/Set5", "test/color/Set14")
     metric_names = ("psnr_y", "ssim_y")
     convention = (
@@ -54,8 +66,9 @@ class SRTask:
 
     def methods(self) -> dict[str, Callable[..., torch.Tensor]]:
         from restorekit.classical.upscale import UPSCALERS
+        from restorekit.models.sr import upscale_learned
 
-        return dict(UPSCALERS)
+        return {"learned": lambda x, s: upscale_learned(x, int(s)), **UPSCALERS}
 
     def pairs(self, images: list[tuple[str, np.ndarray]], cond: Condition) -> Iterator[Pair]:
         from restorekit.degrade.resize import imresize
@@ -72,6 +85,45 @@ class SRTask:
 
     def run(self, method: str, pair: Pair, cond: Condition) -> torch.Tensor:
         return self.methods()[method](pair.input, cond.value)
+
+    def report_notes(self, methods: list[str], conditions: list[Condition]) -> str:
+        """Markdown: the shipped models' size and cost per scale, and published values."""
+        from restorekit.models import describe
+        from restorekit.models.sr import load_upscaler
+        from restorekit.reports import markdown_table
+
+        scales = [c.value for c in conditions]
+        out = []
+        if "learned" in methods:
+            rows = []
+            for s in scales:
+                net = load_upscaler(s)
+                d = describe(net, torch.rand(1, 3, 64, 64))
+                rows.append([f"x{s}", f"{d['params']:,}", f"{d['macs_per_pixel'] / 1e3:.1f} K"])
+            out += [
+                "## The learned models",
+                "",
+                markdown_table(["scale", "parameters", "MACs per output pixel"], rows),
+                "",
+            ]
+        rows = [
+            [name, v["params"], *(f"{v[s][0]:.2f} / {v[s][1]:.2f}" for s in scales if s in v)]
+            for name, v in PUBLISHED.items()
+        ]
+        heads = [
+            "published",
+            "params (x4)",
+            *(f"Set5 / Set14 x{s}" for s in scales if s in (2, 3, 4)),
+        ]
+        out += [
+            "## Published light models, for orientation",
+            "",
+            "As tabulated by IMDN (Hui et al. 2019, Table 2); trained on other data (DIV2K or "
+            "91 + General-100 images) for far longer than ours.",
+            "",
+            markdown_table(heads, rows),
+        ]
+        return "\n".join(out)
 
     def score(self, output: torch.Tensor, pair: Pair, cond: Condition) -> dict[str, float]:
         from restorekit.metrics import psnr, ssim

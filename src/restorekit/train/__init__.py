@@ -50,15 +50,26 @@ def _grain_recipe(cfg: TrainConfig) -> Recipe:
     return GrainRecipe.from_config(cfg)
 
 
+def _sr_recipe(cfg: TrainConfig) -> Recipe:
+    from restorekit.train.sr import SRRecipe
+
+    return SRRecipe.from_config(cfg)
+
+
 #: supervised task name -> a function making the task's recipe from the config
-RECIPES = {"demosaic": _demosaic_recipe, "denoise": _denoise_recipe, "grain": _grain_recipe}
+RECIPES = {
+    "demosaic": _demosaic_recipe,
+    "denoise": _denoise_recipe,
+    "grain": _grain_recipe,
+    "sr": _sr_recipe,
+}
 
 
-def _loop(name: str) -> Any:
+def _loop(module: str, name: str) -> Any:
     def start(cfg: TrainConfig, **kw: Any) -> TrainResult:
-        from restorekit.train import selfsup
+        import importlib
 
-        return getattr(selfsup, name)(cfg, **kw)
+        return getattr(importlib.import_module(f"restorekit.train.{module}"), name)(cfg, **kw)
 
     return start
 
@@ -66,9 +77,10 @@ def _loop(name: str) -> Any:
 #: task name -> its training loop ``(cfg, resume, progress, max_steps) -> TrainResult``; the
 #: supervised tasks run :func:`fit` with their recipe
 LOOPS = {
-    "noise2noise": _loop("fit_noise2noise"),
-    "neighbor2neighbor": _loop("fit_neighbor2neighbor"),
-    "tcfl": _loop("fit_tcfl"),
+    "noise2noise": _loop("selfsup", "fit_noise2noise"),
+    "neighbor2neighbor": _loop("selfsup", "fit_neighbor2neighbor"),
+    "tcfl": _loop("selfsup", "fit_tcfl"),
+    "cycle-sr": _loop("cycle", "fit_cycle_sr"),
 }
 
 

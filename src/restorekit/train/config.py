@@ -31,6 +31,7 @@ from restorekit.errors import RestorekitError
 
 __all__ = [
     "AdversarialConfig",
+    "CycleConfig",
     "DataConfig",
     "LossConfig",
     "MiningConfig",
@@ -86,7 +87,8 @@ class NoiseConfig:
 class DataConfig:
     """Where the training images are and how patches are cut from them."""
 
-    train: str
+    #: a folder of training images, or a list of folders
+    train: str | list[str]
     #: a folder of validation images; empty means the ``holdout`` images of ``train``
     val: str = ""
     #: every holdout-th training image is kept out for validation (0: none)
@@ -133,6 +135,9 @@ class DataConfig:
     #: with ``register``: shift each target crop once more to its best local match (2 rows, 4
     #: columns)
     register_refine: bool = False
+    #: super-resolution: the LR images' degradation (fields of
+    #: :class:`restorekit.degrade.RealDegradation`); empty: MATLAB bicubic only
+    degradation: dict[str, Any] = field(default_factory=dict)
     #: real-noise validation: a folder of noisy scans ``SCENE_F.png`` scored against ``val``'s
     #: clean ``SCENE.png`` (frame ``val_frame``); empty: synthetic noise on ``val``/holdout
     val_noisy: str = ""
@@ -157,10 +162,13 @@ class OptimConfig:
     weight_decay: float = 0.0
     betas: tuple[float, float] = (0.9, 0.999)
     steps: int = 10000
-    #: "cosine" (to ``min_lr``) or "constant"
+    #: "cosine" (to ``min_lr``), "constant", or "step" (times ``gamma`` at each milestone)
     scheduler: str = "cosine"
     warmup: int = 0
     min_lr: float = 0.0
+    #: "step": the steps where the learning rate is multiplied by ``gamma``
+    milestones: list[int] = field(default_factory=list)
+    gamma: float = 0.5
     grad_clip: float = 0.0
 
 
@@ -224,6 +232,41 @@ class SelfSupConfig:
 
 
 @dataclass(frozen=True)
+class CycleConfig:
+    """Cycle-consistent super-resolution (SRResCycGAN): the degradation network, the LR-side
+    discriminator and the weights of the generators' loss."""
+
+    #: G_LR, the learned HR -> LR degradation
+    degrader: ModelConfig = field(
+        default_factory=lambda: ModelConfig("degradenet", {"scale": 4, "noise_channels": 1})
+    )
+    #: D_LR, the discriminator on LR images (D_HR is ``adversarial.discriminator``)
+    lr_discriminator: ModelConfig = field(
+        default_factory=lambda: ModelConfig("patchgan", {"in_channels": 3, "depth": 2})
+    )
+    #: the backward cycle, G_HR's content loss: L1 between G_HR(G_LR(hr)) and hr, G_LR's output
+    #: fixed (G_HR learns to undo the learned degradation)
+    content: float = 1.0
+    #: the forward cycle, G_LR's: L1 between G_LR(G_HR(lr)) and lr, G_HR's output fixed (G_LR
+    #: learns the real degradation)
+    cycle: float = 1.0
+    #: perceptual loss between G_HR(G_LR(hr)) and hr (``loss.options.perceptual`` configures it)
+    perceptual: float = 0.0
+    #: gradient difference (SRResCycGAN's "TV" term) between G_HR(G_LR(hr)) and hr
+    tv: float = 0.0
+    #: adversarial terms of G_HR (SR of real LR judged by D_HR) and G_LR (judged by D_LR)
+    adversarial_hr: float = 0.005
+    adversarial_lr: float = 0.05
+    #: G_LR's learning rate (it starts from a box average: it has more to learn than a G_HR
+    #: started from a trained model); 0: ``optim.lr``
+    degrader_lr: float = 0.0
+    #: the forward cycle compares Gaussian low-passes of this sigma (LR pixels; 0: the images)
+    lowpass_sigma: float = 1.0
+    #: options of the perceptual loss (restorekit.losses.PerceptualLoss), e.g. a VGG19 file
+    perceptual_options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """A whole training run."""
 
@@ -236,15 +279,27 @@ class TrainConfig:
     seed: int = 0
     adversarial: AdversarialConfig | None = None
     selfsup: SelfSupConfig = field(default_factory=SelfSupConfig)
+    cycle: CycleConfig = field(default_factory=CycleConfig)
 
 
-_TASKS = ("demosaic", "denoise", "grain", "noise2noise", "neighbor2neighbor", "tcfl")
+_TASKS = (
+    "demosaic",
+    "denoise",
+    "grain",
+    "sr",
+    "noise2noise",
+    "neighbor2neighbor",
+    "tcfl",
+    "cycle-sr",
+)
 _NOISES = ("none", "gaussian", "poisson-gaussian", "speckle")
-_SCHEDULERS = ("cosine", "constant")
+_SCHEDULERS = ("cosine", "constant", "step")
 _ACCELERATORS = ("auto", "cpu", "cuda", "gpu", "mps")
 
 
 def _type_name(tp: Any) -> str:
+    if typing.get_origin(tp) is not None:  # list[str], not list
+        return str(tp).replace("typing.", "")
     return getattr(tp, "__name__", str(tp)).replace("typing.", "")
 
 
@@ -256,8 +311,16 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
         args = typing.get_args(tp)
         if value is None and type(None) in args:
             return None
-        (inner,) = [a for a in args if a is not type(None)]
-        return _convert(value, inner, where)
+        inner = [a for a in args if a is not type(None)]
+        if len(inner) == 1:
+            return _convert(value, inner[0], where)
+        for tp_i in inner:  # e.g. ``str | list[str]``: the first that fits
+            try:
+                return _convert(value, tp_i, where)
+            except RestorekitError:
+                pass
+        names = " or ".join(_type_name(t) for t in inner)
+        raise RestorekitError(f"config: {where} must be {names}, got {value!r}")
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise RestorekitError(f"config: {where} must be a mapping, got {value!r}")
@@ -387,6 +450,24 @@ def _validate(cfg: TrainConfig) -> None:
     if cfg.task == "tcfl":
         need(bool(cfg.data.clean), "tcfl needs data.clean, a folder of (unpaired) clean images")
         need(cfg.adversarial is not None, "tcfl needs an adversarial section")
+    if cfg.task == "cycle-sr":
+        need(cfg.adversarial is not None, "cycle-sr needs an adversarial section (D_HR)")
+        need(bool(cfg.data.degradation), "cycle-sr needs data.degradation (the LR side's)")
+    c = cfg.cycle
+    for key in (
+        "content",
+        "cycle",
+        "perceptual",
+        "tv",
+        "adversarial_hr",
+        "adversarial_lr",
+        "lowpass_sigma",
+        "degrader_lr",
+    ):
+        need(getattr(c, key) >= 0, f"cycle.{key} must be >= 0, got {getattr(c, key)}")
+    if cfg.optim.scheduler == "step":
+        need(cfg.optim.milestones == sorted(cfg.optim.milestones), "optim.milestones must rise")
+        need(0 < cfg.optim.gamma <= 1, f"optim.gamma must be in (0, 1], got {cfg.optim.gamma}")
     if cfg.adversarial is not None:
         from restorekit.losses.gan import GAN_LOSSES
 

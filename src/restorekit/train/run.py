@@ -64,8 +64,8 @@ class TrainResult:
 
 
 def lr_factor(cfg: TrainConfig) -> Callable[[int], float]:
-    """The learning-rate multiplier per step: linear warm-up, then constant or cosine to
-    ``optim.min_lr``."""
+    """The learning-rate multiplier per step: linear warm-up, then constant, cosine to
+    ``optim.min_lr``, or ``step`` (times ``optim.gamma`` at each of ``optim.milestones``)."""
     o = cfg.optim
 
     def factor(step: int) -> float:
@@ -73,6 +73,8 @@ def lr_factor(cfg: TrainConfig) -> Callable[[int], float]:
             return (step + 1) / o.warmup
         if o.scheduler == "constant":
             return 1.0
+        if o.scheduler == "step":
+            return o.gamma ** sum(step >= m for m in o.milestones)
         t = (step - o.warmup) / max(1, o.steps - o.warmup)
         floor = o.min_lr / o.lr
         return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))

@@ -98,6 +98,7 @@ def fit(
         downscale=d.downscale,
         holdout=d.holdout,
         progress=progress and run.main,
+        min_size=d.patch,
     )
     val_images = validation_images(cfg) if run.main else []
 
