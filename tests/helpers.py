@@ -77,3 +77,61 @@ def sigkill_after_checkpoint(command: list[str], env: dict, ckpt: Path, step: in
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     return current()
+
+
+def cli(*args: str) -> list[str]:
+    """The ``restorekit`` command line run with this interpreter (for subprocess tests)."""
+    import sys
+
+    return [sys.executable, "-m", "restorekit.cli.main", *args]
+
+
+def one_thread_env() -> dict[str, str]:
+    """The environment for a training subprocess: one thread, unbuffered output."""
+    import os
+
+    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+
+
+def train_error_line(cfg: Path) -> str:
+    """``restorekit train cfg`` must fail with exit code 2 and one line on stderr: that line."""
+    import subprocess
+
+    env = one_thread_env()
+    done = subprocess.run(cli("train", str(cfg)), capture_output=True, text=True, env=env)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    return lines[0]
+
+
+def train_whole_and_killed(whole: Path, killed: Path, ckpt: Path, kill_at: int) -> int:
+    """Train config ``whole`` uninterrupted; train config ``killed``, SIGKILL it once its checkpoint
+    ``ckpt`` holds step ``kill_at`` or later, and resume it to the end. Returns the step the
+    checkpoint held after the kill."""
+    import subprocess
+
+    env = one_thread_env()
+    subprocess.run(cli("train", str(whole), "--quiet"), check=True, env=env, timeout=300)
+    stopped_at = sigkill_after_checkpoint(cli("train", str(killed), "--quiet"), env, ckpt, kill_at)
+    done = subprocess.run(
+        cli("train", str(killed), "--resume", "--quiet"),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    return stopped_at
+
+
+class SpyAdam(torch.optim.Adam):
+    """Adam that calls ``before()`` when it is about to step (GAN-step order tests)."""
+
+    def __init__(self, params, before, **kw):
+        super().__init__(params, **kw)
+        self.before = before
+
+    def step(self, closure=None):
+        self.before()
+        return super().step(closure)

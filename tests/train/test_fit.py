@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +12,9 @@ import torch
 import yaml
 from PIL import Image
 
-from helpers import sigkill_after_checkpoint
+from helpers import cli as _cli
+from helpers import one_thread_env as _env
+from helpers import train_whole_and_killed
 from restorekit.errors import RestorekitError
 from restorekit.models import load_model
 from restorekit.train import load_checkpoint, run_config
@@ -129,14 +129,6 @@ def test_resume_refusals(tmp_path, images):
         run_config(_config(tmp_path, images), resume=True, progress=False)
 
 
-def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "restorekit.cli.main", *args]
-
-
-def _env() -> dict[str, str]:
-    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-
-
 @pytest.mark.slow
 def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path, images):
     steps = 60
@@ -145,24 +137,14 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path, images):
     cfg = _config(
         whole, images, optim__steps=steps, run__checkpoint_every=5, run__validate_every=60
     )
-    subprocess.run(_cli("train", str(cfg), "--quiet"), check=True, env=_env(), timeout=300)
-
     killed = tmp_path / "killed"
     killed.mkdir()
-    cfg = _config(
+    cfg_killed = _config(
         killed, images, optim__steps=steps, run__checkpoint_every=5, run__validate_every=60
     )
     ckpt = killed / "run/checkpoints/last.safetensors"
-    stopped_at = sigkill_after_checkpoint(_cli("train", str(cfg), "--quiet"), _env(), ckpt, 15)
+    stopped_at = train_whole_and_killed(cfg, cfg_killed, ckpt, 15)
     assert 15 <= stopped_at < steps
-    done = subprocess.run(
-        _cli("train", str(cfg), "--resume", "--quiet"),
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
     a_model, a_meta = load_model(whole / "run/model.safetensors")
     b_model, b_meta = load_model(killed / "run/model.safetensors")
     assert a_meta["train_steps"] == b_meta["train_steps"] == steps

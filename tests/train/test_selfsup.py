@@ -3,9 +3,7 @@ step's order, collapse detection, resume after SIGKILL, seeds, one-line refusals
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +12,10 @@ import torch
 import yaml
 from PIL import Image
 
-from helpers import sigkill_after_checkpoint
+from helpers import SpyAdam as _Spy
+from helpers import cli as _cli
+from helpers import one_thread_env as _env
+from helpers import train_error_line, train_whole_and_killed
 from restorekit.data import ImageBank, NoiseModel, NoisyPatches
 from restorekit.errors import RestorekitError
 from restorekit.losses.gan import gan_loss
@@ -92,14 +93,6 @@ def _config(tmp_path: Path, folders: Path, task: str = "tcfl", **changes) -> Pat
     return path
 
 
-def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "restorekit.cli.main", *args]
-
-
-def _env() -> dict[str, str]:
-    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-
-
 # -- the neighbour sub-sampler, views, noise ------------------------------------------------------
 def test_neighbor_subsample_takes_edge_neighbours_of_each_cell():
     g = torch.Generator().manual_seed(0)
@@ -153,18 +146,6 @@ def test_noise_model_refuses_bad_values():
 
 
 # -- the GAN step -------------------------------------------------------------------------------
-class _Spy(torch.optim.Adam):
-    """Adam that calls ``before()`` when it is about to step."""
-
-    def __init__(self, params, before, **kw):
-        super().__init__(params, **kw)
-        self.before = before
-
-    def step(self, closure=None):
-        self.before()
-        return super().step(closure)
-
-
 def test_gan_step_detaches_fakes_and_keeps_the_discriminator_fixed_in_the_generator_step():
     torch.manual_seed(0)
     G = build("dncnn", in_channels=1, channels=8, depth=3)
@@ -322,22 +303,12 @@ def test_adversarial_run_killed_and_resumed_ends_like_an_uninterrupted_one(tmp_p
     whole = tmp_path / "whole"
     whole.mkdir()
     cfg = _config(whole, folders, optim__steps=steps, run__checkpoint_every=4)
-    subprocess.run(_cli("train", str(cfg), "--quiet"), check=True, env=_env(), timeout=300)
-
     killed = tmp_path / "killed"
     killed.mkdir()
-    cfg = _config(killed, folders, optim__steps=steps, run__checkpoint_every=4)
+    cfg_killed = _config(killed, folders, optim__steps=steps, run__checkpoint_every=4)
     ckpt = killed / "run/checkpoints/last.safetensors"
-    stopped_at = sigkill_after_checkpoint(_cli("train", str(cfg), "--quiet"), _env(), ckpt, 12)
+    stopped_at = train_whole_and_killed(cfg, cfg_killed, ckpt, 12)
     assert 12 <= stopped_at < steps
-    done = subprocess.run(
-        _cli("train", str(cfg), "--resume", "--quiet"),
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
     a, a_meta = read_safetensors(whole / "run/checkpoints/last.safetensors")
     b, b_meta = read_safetensors(ckpt)
     assert a_meta["step"] == b_meta["step"] == str(steps)
@@ -356,31 +327,23 @@ def test_adversarial_run_killed_and_resumed_ends_like_an_uninterrupted_one(tmp_p
 
 
 # -- refusals -----------------------------------------------------------------------------------
-def _one_line_error(cfg: Path) -> str:
-    done = subprocess.run(_cli("train", str(cfg)), capture_output=True, text=True, env=_env())
-    assert done.returncode == 2, done.stderr
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1, done.stderr
-    return lines[0]
-
-
 def test_bad_configs_end_in_one_line(tmp_path, folders):
-    line = _one_line_error(_config(tmp_path, folders, data__clean=str(folders / "empty")))
+    line = train_error_line(_config(tmp_path, folders, data__clean=str(folders / "empty")))
     assert line == (
         f"restorekit train: error: data.clean: '{folders / 'empty'}': no images "
         "(.png, .jpg, .jpeg, .tif, .tiff)"
     )
     assert not (tmp_path / "run").exists()  # nothing half-written
-    line = _one_line_error(_config(tmp_path, folders, adversarial__loss="lsgna"))
+    line = train_error_line(_config(tmp_path, folders, adversarial__loss="lsgna"))
     assert line == (
         "restorekit train: error: config: unknown GAN loss 'lsgna'; "
         "known: lsgan, ragan, vanilla, wgan-gp, hinge, rahinge"
     )
-    line = _one_line_error(
+    line = train_error_line(
         _config(
             tmp_path, folders, task="neighbor2neighbor", data__noise={"kind": "speckle", "looks": 0}
         )
     )
     assert line == "restorekit train: error: config: speckle looks L must be > 0, got 0"
-    line = _one_line_error(_config(tmp_path, folders, task="tcfl", data__clean=""))
+    line = train_error_line(_config(tmp_path, folders, task="tcfl", data__clean=""))
     assert "tcfl needs data.clean" in line

@@ -3,8 +3,6 @@ cycle-consistent GAN (SRResCycGAN): its step's order, resume after SIGKILL, seed
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,12 +11,14 @@ import torch
 import yaml
 from PIL import Image
 
-from helpers import sigkill_after_checkpoint
+from helpers import SpyAdam as _Spy
+from helpers import train_error_line, train_whole_and_killed
 from restorekit.losses.gan import gan_loss
 from restorekit.models import build, load_model
 from restorekit.models.weights import read_safetensors
 from restorekit.train import run_config
-from restorekit.train.cycle import CycleWeights, cycle_step
+from restorekit.train.config import CycleConfig
+from restorekit.train.cycle import cycle_step
 from restorekit.train.sr import bicubic_lr
 
 pytest.importorskip("lightning_fabric")
@@ -88,16 +88,6 @@ def _config(tmp_path: Path, images: Path, task: str = "sr", **changes) -> Path:
     return path
 
 
-def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "restorekit.cli.main", *args]
-
-
-def _env() -> dict[str, str]:
-    import os
-
-    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-
-
 def test_bicubic_lr_is_the_benchmark_convention():
     from restorekit.tasks import SRTask
     from restorekit.tasks.base import Condition
@@ -140,18 +130,6 @@ def test_cycle_loop_is_seed_deterministic_and_ships_the_upscaler(tmp_path, image
     assert any(k.startswith("optim.discriminator.") for k in tensors)
 
 
-class _Spy(torch.optim.Adam):
-    """Adam that calls ``before()`` when it is about to step."""
-
-    def __init__(self, params, before, **kw):
-        super().__init__(params, **kw)
-        self.before = before
-
-    def step(self, closure=None):
-        self.before()
-        return super().step(closure)
-
-
 def test_cycle_step_detaches_fakes_and_keeps_the_discriminators_fixed_in_the_generator_step():
     torch.manual_seed(0)
     G_HR = build("srnet", scale=2, channels=8, blocks=1)
@@ -186,7 +164,7 @@ def test_cycle_step_detaches_fakes_and_keeps_the_discriminators_fixed_in_the_gen
 
     g = torch.Generator().manual_seed(0)
     lr, hr = torch.rand(2, 3, 16, 16, generator=g), torch.rand(2, 3, 32, 32, generator=g)
-    weights = CycleWeights(tv=0.1, adversarial_hr=0.1, adversarial_lr=0.1)
+    weights = CycleConfig(tv=0.1, adversarial_hr=0.1, adversarial_lr=0.1)
     out = cycle_step(
         G_HR, G_LR, D_HR, D_LR, opt_g, opt_d, gan_loss("ragan"), lr, hr, weights,
         backward=backward, generator=g,
@@ -208,22 +186,14 @@ def test_cycle_run_killed_and_resumed_ends_like_an_uninterrupted_one(tmp_path, i
     whole = tmp_path / "whole"
     whole.mkdir()
     cfg = _config(whole, images, task="cycle-sr", optim__steps=steps, run__checkpoint_every=2)
-    subprocess.run(_cli("train", str(cfg), "--quiet"), check=True, env=_env(), timeout=300)
-
     killed = tmp_path / "killed"
     killed.mkdir()
-    cfg = _config(killed, images, task="cycle-sr", optim__steps=steps, run__checkpoint_every=2)
-    ckpt = killed / "run/checkpoints/last.safetensors"
-    stopped_at = sigkill_after_checkpoint(_cli("train", str(cfg), "--quiet"), _env(), ckpt, 4)
-    assert 4 <= stopped_at < steps
-    done = subprocess.run(
-        _cli("train", str(cfg), "--resume", "--quiet"),
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
+    cfg_killed = _config(
+        killed, images, task="cycle-sr", optim__steps=steps, run__checkpoint_every=2
     )
-    assert done.returncode == 0, done.stderr
+    ckpt = killed / "run/checkpoints/last.safetensors"
+    stopped_at = train_whole_and_killed(cfg, cfg_killed, ckpt, 4)
+    assert 4 <= stopped_at < steps
     a, a_meta = read_safetensors(whole / "run/checkpoints/last.safetensors")
     b, b_meta = read_safetensors(ckpt)
     assert a_meta["step"] == b_meta["step"] == str(steps)
@@ -233,21 +203,13 @@ def test_cycle_run_killed_and_resumed_ends_like_an_uninterrupted_one(tmp_path, i
             torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-5, msg=k)
 
 
-def _one_line_error(cfg: Path) -> str:
-    done = subprocess.run(_cli("train", str(cfg)), capture_output=True, text=True, env=_env())
-    assert done.returncode == 2, done.stderr
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1, done.stderr
-    return lines[0]
-
-
 def test_bad_sr_configs_end_in_one_line(tmp_path, images):
-    line = _one_line_error(_config(tmp_path, images, data__patch=40, model__args={"scale": 3}))
+    line = train_error_line(_config(tmp_path, images, data__patch=40, model__args={"scale": 3}))
     assert line.endswith("data.patch (40) must be a multiple of the scale (3)")
-    line = _one_line_error(_config(tmp_path, images, data__degradation={"blur": 1}))
+    line = train_error_line(_config(tmp_path, images, data__degradation={"blur": 1}))
     assert "unknown key 'data.degradation.blur'; known: kernel_size" in line
-    line = _one_line_error(_config(tmp_path, images, task="cycle-sr", data__degradation={}))
+    line = train_error_line(_config(tmp_path, images, task="cycle-sr", data__degradation={}))
     assert line.endswith("cycle-sr needs data.degradation (the LR side's)")
-    line = _one_line_error(_config(tmp_path, images, task="cycle-sr", cycle__content=-1))
+    line = train_error_line(_config(tmp_path, images, task="cycle-sr", cycle__content=-1))
     assert line.endswith("cycle.content must be >= 0, got -1.0")
     assert not (tmp_path / "run").exists()

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -54,20 +53,7 @@ from restorekit.train.config import CycleConfig, TrainConfig
 from restorekit.train.run import Run, TrainResult
 from restorekit.train.sr import _scale_of, real_degradation
 
-__all__ = ["CycleWeights", "cycle_step", "fit_cycle_sr", "unpaired_halves"]
-
-
-@dataclass(frozen=True)
-class CycleWeights:
-    """The weights of the generators' loss (module docstring)."""
-
-    content: float = 1.0
-    cycle: float = 1.0
-    perceptual: float = 0.0
-    tv: float = 0.0
-    adversarial_hr: float = 0.005
-    adversarial_lr: float = 0.05
-    lowpass_sigma: float = 1.0
+__all__ = ["cycle_step", "fit_cycle_sr", "unpaired_halves"]
 
 
 def _lowpass(x: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -98,7 +84,7 @@ def cycle_step(
     gan: GANLoss,
     lr: torch.Tensor,
     hr: torch.Tensor,
-    weights: CycleWeights,
+    weights: CycleConfig,
     perceptual: nn.Module | None = None,
     backward: Callable[[torch.Tensor], None] = torch.Tensor.backward,
     generator: torch.Generator | None = None,
@@ -111,7 +97,8 @@ def cycle_step(
         D_HR, D_LR: the discriminators (one optimizer ``opt_d`` for both).
         gan: the adversarial loss.
         lr: a batch of real LR patches; hr: a batch of HR patches, not paired with ``lr``.
-        weights: the loss weights.
+        weights: the loss weights (``content``, ``cycle``, ``perceptual``, ``tv``,
+            ``adversarial_hr``, ``adversarial_lr``, ``lowpass_sigma``).
         perceptual: the perceptual loss (needed when ``weights.perceptual > 0``).
         backward: how to back-propagate (the run's).
         generator: G_LR's noise source.
@@ -226,9 +213,6 @@ def fit_cycle_sr(
     perceptual = _perceptual(c) if c.perceptual else None
     if perceptual is not None:
         perceptual = run.fabric.to_device(perceptual)
-    weights = CycleWeights(
-        c.content, c.cycle, c.perceptual, c.tv, c.adversarial_hr, c.adversarial_lr, c.lowpass_sigma
-    )
     run.restore()
     d = cfg.data
     bank = ImageBank(
@@ -263,7 +247,7 @@ def fit_cycle_sr(
             gan,
             run.to_device(lr),
             run.to_device(hr),
-            weights,
+            c,
             perceptual,
             run.fabric.backward,
             run.generator,
