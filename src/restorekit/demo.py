@@ -70,7 +70,8 @@ def run_demo(out: str | os.PathLike = "demo-out", quick: bool = False) -> Path:
     intro = (
         "Every classical method of restorekit on photos bundled with scikit-image "
         f"({', '.join(PHOTOS)}): Bayer RGGB demosaicing, Gaussian denoising at sigma 25 "
-        "(0..255 scale), and x4 bicubic super-resolution; and film grain from every grain "
+        "(0..255 scale), and x4 super-resolution (the shipped CNN, bicubic, nearest); and film "
+        "grain from every grain "
         "engine. Produced by <code>make demo</code>."
     )
     return html_report(results, out / "report.html", "restorekit demo", intro, sections)

@@ -8,6 +8,13 @@ import argparse
 from restorekit.cli._common import Subparsers, _add_io, _check_method, _process
 from restorekit.errors import RestorekitError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: the CLI must start fast
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import torch
+    from torch import nn
+
 __all__ = ["MAX_OUTPUT_MEGAPIXELS", "UPSCALE_METHODS", "register"]
 
 UPSCALE_METHODS = ("learned", "bicubic", "nearest")
@@ -49,7 +56,7 @@ def register(sub: Subparsers) -> None:
     p.set_defaults(func=cmd_upscale)
 
 
-def _learned_model(model: str | None, scale: float | None):  # -> nn.Module (lazy import)
+def _learned_model(model: str | None, scale: float | None) -> nn.Module:
     """The network ``--model`` / ``--scale`` name, checked against each other."""
     from pathlib import Path
 
@@ -109,7 +116,7 @@ def cmd_upscale(args: argparse.Namespace) -> None:
     elif scale < 1:
         raise RestorekitError(f"--scale must be >= 1 to enlarge, got {scale:g}")
 
-    def fn(x, src):  # (torch.Tensor, Path) -> torch.Tensor
+    def fn(x: torch.Tensor, src: Path) -> torch.Tensor:
         import math
 
         H, W = x.shape[-2:]

@@ -54,7 +54,9 @@ def real_degradation(options: dict[str, Any], scale: int) -> RealDegradation:
     return RealDegradation(scale=scale, **args)
 
 
-def validation_lr(hr: torch.Tensor, scale: int, degradation: RealDegradation | None, index: int):
+def validation_lr(
+    hr: torch.Tensor, scale: int, degradation: RealDegradation | None, index: int
+) -> torch.Tensor:
     """The LR image of validation image ``index``: bicubic, or ``degradation`` drawn with the seed
     ``index`` (the same LR images at every validation)."""
     if degradation is None:
