@@ -164,7 +164,7 @@ def test_cycle_step_detaches_fakes_and_keeps_the_discriminators_fixed_in_the_gen
 
     g = torch.Generator().manual_seed(0)
     lr, hr = torch.rand(2, 3, 16, 16, generator=g), torch.rand(2, 3, 32, 32, generator=g)
-    weights = CycleConfig(tv=0.1, adversarial_hr=0.1, adversarial_lr=0.1)
+    weights = CycleConfig(tv=0.1, fidelity=1.0, adversarial_hr=0.1, adversarial_lr=0.1)
     out = cycle_step(
         G_HR, G_LR, D_HR, D_LR, opt_g, opt_d, gan_loss("ragan"), lr, hr, weights,
         backward=backward, generator=g,
@@ -177,6 +177,7 @@ def test_cycle_step_detaches_fakes_and_keeps_the_discriminators_fixed_in_the_gen
     assert any(not torch.equal(a, b) for a, b in zip(seen["d_before"], after_d["w"], strict=True))
     assert all(p.grad is not None for p in gens)
     assert all(torch.isfinite(v) for v in out.values())
+    assert out["fidelity"] > 0  # G_LR(hr) is not yet the bicubic downscale's low-pass
     assert all(p.requires_grad for p in discs)
 
 

@@ -250,6 +250,9 @@ class CycleConfig:
     #: the forward cycle, G_LR's: L1 between G_LR(G_HR(lr)) and lr, G_HR's output fixed (G_LR
     #: learns the real degradation)
     cycle: float = 1.0
+    #: G_LR's anchor: L1 between low-passes of G_LR(hr) and the bicubic downscale of hr
+    #: (0 lets the two generators drift in brightness together)
+    fidelity: float = 0.0
     #: perceptual loss between G_HR(G_LR(hr)) and hr (``loss.options.perceptual`` configures it)
     perceptual: float = 0.0
     #: gradient difference (SRResCycGAN's "TV" term) between G_HR(G_LR(hr)) and hr
@@ -457,6 +460,7 @@ def _validate(cfg: TrainConfig) -> None:
     for key in (
         "content",
         "cycle",
+        "fidelity",
         "perceptual",
         "tv",
         "adversarial_hr",
