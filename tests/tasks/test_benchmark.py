@@ -24,12 +24,18 @@ def test_sr_benchmark_writes_markdown_json_and_a_crop(tmp_path):
     )
     js, md = r.write(tmp_path)
     data = json.loads(js.read_text())
-    run = data["runs"][0]
+    assert [r["method"] for r in data["runs"]] == ["learned", "bicubic", "nearest"]
+    run = data["runs"][1]
     assert run["method"] == "bicubic" and sorted(run["per_image"]) == ["baby", "bird"]
     assert data["speed_mp_per_s"]["bicubic"]["runs"] == 2
+    # the learned method is another network per scale: its speed is kept per condition too
+    assert data["speed_mp_per_s_by_condition"]["learned"]["scale=4"]["runs"] == 2
+    learned, bicubic = (data["runs"][i]["metrics"]["psnr_y"] for i in (0, 1))
+    assert learned > bicubic + 2  # the shipped x4 model on Set5's first two images
     assert data["machine"]["cpu_count"] >= 1 and data["versions"]["torch"].startswith("2.")
     text = md.read_text()
     assert "## psnr_y (dB)" in text and "| bicubic |" in text and "MP/s median" in text
+    assert "| learned scale=4 |" in text and "## Published light models" in text
     pngs = list(tmp_path.glob("sr-Set5-scale4.png"))
     assert len(pngs) == 1 and pngs[0].stat().st_size > 1000
 
