@@ -135,3 +135,18 @@ class SpyAdam(torch.optim.Adam):
     def step(self, closure=None):
         self.before()
         return super().step(closure)
+
+
+def write_config(cfg: dict, changes: dict, path: Path) -> Path:
+    """Write the training config ``cfg`` as YAML to ``path`` with ``changes`` applied: keys are
+    dotted with ``__`` (``optim__steps=4`` sets ``cfg["optim"]["steps"]``)."""
+    import yaml
+
+    for dotted, value in changes.items():
+        node = cfg
+        *parents, leaf = dotted.split("__")
+        for k in parents:
+            node = node.setdefault(k, {})
+        node[leaf] = value
+    path.write_text(yaml.safe_dump(cfg))
+    return path

@@ -14,7 +14,7 @@ from PIL import Image
 
 from helpers import cli as _cli
 from helpers import one_thread_env as _env
-from helpers import train_whole_and_killed
+from helpers import train_whole_and_killed, write_config
 from restorekit.errors import RestorekitError
 from restorekit.models import load_model
 from restorekit.train import load_checkpoint, run_config
@@ -58,15 +58,7 @@ def _config(tmp_path: Path, images: Path, **changes) -> Path:
             "threads": 1,
         },
     }
-    for dotted, value in changes.items():
-        node = cfg
-        *parents, leaf = dotted.split("__")
-        for k in parents:
-            node = node[k]
-        node[leaf] = value
-    path = tmp_path / "cfg.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    return path
+    return write_config(cfg, changes, tmp_path / "cfg.yaml")
 
 
 def _weights(path: Path) -> dict[str, torch.Tensor]:

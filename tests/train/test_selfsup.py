@@ -9,13 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import yaml
 from PIL import Image
 
 from helpers import SpyAdam as _Spy
 from helpers import cli as _cli
 from helpers import one_thread_env as _env
-from helpers import train_error_line, train_whole_and_killed
+from helpers import train_error_line, train_whole_and_killed, write_config
 from restorekit.data import ImageBank, NoiseModel, NoisyPatches
 from restorekit.errors import RestorekitError
 from restorekit.losses.gan import gan_loss
@@ -82,15 +81,7 @@ def _config(tmp_path: Path, folders: Path, task: str = "tcfl", **changes) -> Pat
     if task == "noise2noise":
         cfg["data"]["views"] = "frames"
         cfg["loss"] = {"weights": {"l2": 1.0}}
-    for dotted, value in changes.items():
-        node = cfg
-        *parents, leaf = dotted.split("__")
-        for k in parents:
-            node = node.setdefault(k, {})
-        node[leaf] = value
-    path = tmp_path / "cfg.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    return path
+    return write_config(cfg, changes, tmp_path / "cfg.yaml")
 
 
 # -- the neighbour sub-sampler, views, noise ------------------------------------------------------

@@ -8,11 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import yaml
 from PIL import Image
 
 from helpers import SpyAdam as _Spy
-from helpers import train_error_line, train_whole_and_killed
+from helpers import train_error_line, train_whole_and_killed, write_config
 from restorekit.losses.gan import gan_loss
 from restorekit.models import build, load_model
 from restorekit.models.weights import read_safetensors
@@ -77,15 +76,7 @@ def _config(tmp_path: Path, images: Path, task: str = "sr", **changes) -> Path:
             },
             "loss": "ragan",
         }
-    for dotted, value in changes.items():
-        node = cfg
-        *parents, leaf = dotted.split("__")
-        for k in parents:
-            node = node.setdefault(k, {})
-        node[leaf] = value
-    path = tmp_path / "cfg.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    return path
+    return write_config(cfg, changes, tmp_path / "cfg.yaml")
 
 
 def test_bicubic_lr_is_the_benchmark_convention():

@@ -20,7 +20,7 @@ from restorekit.errors import RestorekitError
 from restorekit.io import from_numpy
 from restorekit.tasks.base import Condition, Pair, quantize
 
-__all__ = ["PUBLISHED", "SRTask"]
+__all__ = ["PUBLISHED", "SRTask", "bicubic_lr"]
 
 #: published Y-PSNR (dB) of light models, (Set5, Set14) at x2, x3, x4, and their parameters at
 #: x4, as tabulated by Hui et al., "Lightweight image super-resolution with information
@@ -31,6 +31,21 @@ PUBLISHED: dict[str, dict[str, Any]] = {
     "CARN-M": {"params": "412K", 2: (37.53, 33.26), 3: (33.99, 30.08), 4: (31.92, 28.42)},
     "IMDN": {"params": "715K", 2: (38.00, 33.63), 3: (34.36, 30.32), 4: (32.21, 28.58)},
 }
+
+
+def bicubic_lr(hr: torch.Tensor, scale: int) -> torch.Tensor:
+    """The convention's LR image: HR cropped to a multiple of ``scale``, MATLAB-bicubic downscaled
+    and rounded to 8 bits (what training pairs and benchmark inputs both use).
+
+    Example:
+        >>> bicubic_lr(torch.rand(1, 3, 50, 41), 4).shape
+        torch.Size([1, 3, 12, 10])
+    """
+    from restorekit.degrade.resize import imresize
+
+    H, W = hr.shape[-2:]
+    hr = hr[..., : H - H % scale, : W - W % scale]
+    return quantize(imresize(hr, scale=1 / scale))
 
 
 class SRTask:
@@ -71,17 +86,13 @@ class SRTask:
         return {"learned": lambda x, s: upscale_learned(x, int(s)), **UPSCALERS}
 
     def pairs(self, images: list[tuple[str, np.ndarray]], cond: Condition) -> Iterator[Pair]:
-        from restorekit.degrade.resize import imresize
-
         s = cond.value
         for name, arr in images:
             hr = from_numpy(arr, dtype=torch.float64)
             if hr.shape[1] == 1:
                 hr = hr.expand(-1, 3, -1, -1).contiguous()
             H, W = hr.shape[-2:]
-            hr = hr[..., : H - H % s, : W - W % s]
-            lr = quantize(imresize(hr, scale=1 / s))
-            yield Pair(name, lr, hr)
+            yield Pair(name, bicubic_lr(hr, s), hr[..., : H - H % s, : W - W % s])
 
     def run(self, method: str, pair: Pair, cond: Condition) -> torch.Tensor:
         return self.methods()[method](pair.input, cond.value)

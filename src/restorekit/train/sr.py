@@ -18,25 +18,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from restorekit.degrade import RealDegradation, imresize
+from restorekit.degrade import RealDegradation
 from restorekit.errors import RestorekitError
 from restorekit.tasks.base import quantize
+from restorekit.tasks.sr import bicubic_lr
 from restorekit.train.config import TrainConfig
 
 __all__ = ["SRRecipe", "bicubic_lr", "real_degradation", "validation_lr"]
-
-
-def bicubic_lr(hr: torch.Tensor, scale: int) -> torch.Tensor:
-    """The benchmark's LR image: HR cropped to a multiple of ``scale``, MATLAB-bicubic downscaled
-    and rounded to 8 bits.
-
-    Example:
-        >>> bicubic_lr(torch.rand(1, 3, 50, 41), 4).shape
-        torch.Size([1, 3, 12, 10])
-    """
-    H, W = hr.shape[-2:]
-    hr = hr[..., : H - H % scale, : W - W % scale]
-    return quantize(imresize(hr, scale=1 / scale))
 
 
 def real_degradation(options: dict[str, Any], scale: int) -> RealDegradation:
