@@ -12,6 +12,7 @@ them rounds to 8 bit: the field reports numbers on 8-bit images, so quantise bef
 - :func:`enl` and :func:`cnr`, no-reference OCT metrics over regions, with :func:`oct_regions`
   (a stated rule that picks the regions on a clean reference) and :func:`oct_scores`
 - :func:`rgb_to_y`, :func:`rgb_to_ycbcr`, :func:`ycbcr_to_rgb`: BT.601 studio range as MATLAB
+- :func:`ciede2000` (sRGB D65 -> CIELAB -> CIEDE2000, as colour-science), :func:`srgb_to_lab`
 
 :data:`METRICS` maps names to the full-reference metrics ``f(x, y) -> (B,)`` for the config and CLI
 edge; :func:`get_metric` looks one up with a helpful error. The no-reference OCT metrics are not in
@@ -27,6 +28,7 @@ import torch
 from restorekit._checks import closest_names
 from restorekit.errors import RestorekitError
 from restorekit.metrics.color import rgb_to_y, rgb_to_ycbcr, ycbcr_to_rgb
+from restorekit.metrics.colordiff import CIEDE2000, ciede2000, delta_e_map, srgb_to_lab
 from restorekit.metrics.edges import EPI, GCMSE, epi, gcmse, laplacian
 from restorekit.metrics.oct import CNR, ENL, OCTRegions, cnr, enl, oct_regions, oct_scores
 from restorekit.metrics.psnr import CPSNR, MSE, PSNR, cpsnr, mse, psnr
@@ -46,6 +48,7 @@ from restorekit.metrics.ssim import (
 )
 
 __all__ = [
+    "CIEDE2000",
     "CNR",
     "CPSNR",
     "ENL",
@@ -59,8 +62,10 @@ __all__ = [
     "SSIM",
     "HighFrequencyEnergyRatio",
     "OCTRegions",
+    "ciede2000",
     "cnr",
     "cpsnr",
+    "delta_e_map",
     "enl",
     "epi",
     "gaussian_window",
@@ -77,6 +82,7 @@ __all__ = [
     "radial_frequency",
     "rgb_to_y",
     "rgb_to_ycbcr",
+    "srgb_to_lab",
     "ssim",
     "ycbcr_to_rgb",
 ]
@@ -90,6 +96,7 @@ METRICS: dict[str, Callable[..., torch.Tensor]] = {
     "ms_ssim": ms_ssim,
     "epi": epi,
     "gcmse": gcmse,
+    "ciede2000": ciede2000,
 }
 
 
