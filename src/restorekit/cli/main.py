@@ -17,20 +17,20 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from restorekit.cli import bench, demo, demosaic, denoise, export, grain, sr, train
+from restorekit.cli import bench, demo, demosaic, denoise, export, grain, look, sr, train
 from restorekit.cli._common import _Parser
 
 __all__ = ["COMMAND_MODULES", "main"]
 
 # The command groups, in the order their subcommands appear in ``restorekit --help``.
-COMMAND_MODULES = (demosaic, denoise, sr, grain, bench, train, export, demo)
+COMMAND_MODULES = (demosaic, denoise, sr, grain, look, bench, train, export, demo)
 
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="restorekit",
-        description="Image restoration: demosaicing, denoising, super-resolution, film grain, "
-        "with classical baselines and benchmarks.",
+        description="Image restoration: demosaicing, denoising, super-resolution, film grain and "
+        "looks, with classical baselines and benchmarks.",
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)

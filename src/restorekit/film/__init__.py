@@ -1,4 +1,4 @@
-"""Film emulation, part 1: film grain (the d2f, digital-to-film, system).
+"""Film emulation (the d2f, digital-to-film, system): film grain, and film looks.
 
 Grain engines, one API (image ``(B, C, H, W)`` in [0, 1], parameters per channel, a
 ``torch.Generator``, the output the same size or zoomed):
@@ -17,6 +17,13 @@ Analysis and estimation: :func:`analyze_grain` (flat blocks as libaom finds them
 intensity, spectra, autocovariance, extrema masks; :func:`write_grain_report`) and
 :func:`estimate_grain` (Boolean parameters, Gaussian curves and an AV1 table from a grainy image).
 
+Looks: :class:`LUT3D` with :func:`read_lut` / :func:`read_cube` / :func:`read_hald`,
+:func:`write_cube`, :func:`write_hald` and :func:`apply_lut` (trilinear or tetrahedral, as
+colour-science; ffmpeg's ``lut3d`` applies our ``.cube`` files the same); :func:`apply_tone`
+(characteristic curve, halation, cross-talk; :data:`TONE_PRESETS`); :func:`fit_lut` (a LUT from
+example pairs); the classical unpaired transfers :func:`histogram_matching_lut` and
+:func:`sliced_transfer_lut`; and :func:`film_pipeline` (look, tone, grain).
+
 Submodules import lazily here: ``from restorekit.film import render_boolean`` loads only what
 it needs.
 """
@@ -27,22 +34,37 @@ import importlib
 from typing import Any
 
 __all__ = [
+    "LUT3D",
+    "TONE_PRESETS",
     "AV1GrainParams",
     "BooleanGrain",
+    "FilmTone",
     "GaussianGrain",
     "GrainTableEntry",
     "analyze_grain",
     "apply_av1_grain",
+    "apply_lut",
+    "apply_tone",
     "av1_grain",
     "boolean_autocovariance",
+    "colour_samples",
     "estimate_grain",
+    "film_pipeline",
+    "fit_lut",
+    "histogram_matching_lut",
+    "read_cube",
     "read_grain_table",
+    "read_hald",
+    "read_lut",
     "render_boolean",
     "render_boolean_reference",
     "render_gaussian",
     "render_learned",
+    "sliced_transfer_lut",
+    "write_cube",
     "write_grain_report",
     "write_grain_table",
+    "write_hald",
 ]
 
 _WHERE = {
@@ -62,6 +84,21 @@ _WHERE = {
     "analyze_grain": "analysis",
     "write_grain_report": "analysis",
     "estimate_grain": "estimate",
+    "LUT3D": "lut",
+    "apply_lut": "lut",
+    "read_cube": "lut",
+    "read_hald": "lut",
+    "read_lut": "lut",
+    "write_cube": "lut",
+    "write_hald": "lut",
+    "TONE_PRESETS": "tone",
+    "FilmTone": "tone",
+    "apply_tone": "tone",
+    "colour_samples": "look_fit",
+    "fit_lut": "look_fit",
+    "histogram_matching_lut": "transfer",
+    "sliced_transfer_lut": "transfer",
+    "film_pipeline": "pipeline",
 }
 
 
