@@ -224,7 +224,7 @@ def part_pictures(out: Path) -> dict[str, Any]:
             ("sliced OT (unpaired)", apply_lut(k, sliced)),
             ("film: look + soft-negative\n+ learned grain 0.35", film),
         ):
-            tiles.append((label, crop_to_uint8(img[0], box)))
+            tiles.append((label, crop_to_uint8(img, box)))
     name = "film_looks-crops.png"
     comparison_strip(tiles, out / name, zoom=1, columns=6)
     return {"crops": name, "box": box}
@@ -319,7 +319,19 @@ def main(argv: list[str] | None = None) -> int:
         else:
             report["pictures"] = part_pictures(out)
         path.write_text(json.dumps(report, indent=2) + "\n")
-    (out / "film_looks.md").write_text(_markdown(report) + "\n")
+    markdown = _markdown(report)
+    (out / "film_looks.md").write_text(markdown + "\n")
+    if out.resolve() == (ROOT / "benchmarks" / "results").resolve():
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from update_readme import write_block
+
+        body = markdown.split("\n", 2)[2].replace(
+            "](film_looks-", "](benchmarks/results/film_looks-"
+        )
+        intro = (
+            "From `benchmarks/film_looks.py` ([film_looks.md](benchmarks/results/film_looks.md)):"
+        )
+        write_block("film-looks", f"{intro}\n{body}")
     print(f"wrote {out / 'film_looks.md'}")
     return 0
 

@@ -152,22 +152,15 @@ def report(result: dict, out: Path) -> list[str]:
 
 
 def _readme_block(lines: list[str]) -> None:
-    readme = ROOT / "README.md"
-    begin, end = "<!-- sr-cycle:begin -->", "<!-- sr-cycle:end -->"
-    text = readme.read_text()
-    if begin not in text or end not in text:
-        return
+    from update_readme import write_block
+
     keep = [
         line.replace("](sr_cycle", "](benchmarks/results/sr_cycle")
         for line in lines[2:]
         if not line.startswith("Reproduce")
     ]
-    block = "\n".join(
-        ["From `benchmarks/sr_cycle.py` ([sr_cycle.md](benchmarks/results/sr_cycle.md)):", *keep]
-    )
-    head, rest = text.split(begin, 1)
-    _, tail = rest.split(end, 1)
-    readme.write_text(f"{head}{begin}\n{block}\n{end}{tail}")
+    intro = "From `benchmarks/sr_cycle.py` ([sr_cycle.md](benchmarks/results/sr_cycle.md)):"
+    write_block("sr-cycle", "\n".join([intro, *keep]))
 
 
 def main() -> None:

@@ -139,15 +139,24 @@ def section() -> str:
     return "\n".join(parts)
 
 
-def main() -> int:
+def write_block(name: str, body: str) -> bool:
+    """Replace the text between ``<!-- name:begin -->`` and ``<!-- name:end -->`` in README.md
+    with ``body``; False (README untouched) when the markers are missing."""
     readme = ROOT / "README.md"
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
     text = readme.read_text()
-    if BEGIN not in text or END not in text:
+    if begin not in text or end not in text:
+        return False
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    readme.write_text(f"{head}{begin}\n{body}\n{end}{tail}")
+    return True
+
+
+def main() -> int:
+    if not write_block("bench", section()):
         print(f"README.md has no {BEGIN} ... {END} block", file=sys.stderr)
         return 1
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    readme.write_text(f"{head}{BEGIN}\n{section()}\n{END}{tail}")
     return 0
 
 
