@@ -88,7 +88,13 @@ def _check_output_file(dst: Path) -> None:
 
 
 def _process(args: argparse.Namespace, fn: Callable[[torch.Tensor, Path], torch.Tensor]) -> None:
-    """Read each input, apply ``fn``, write atomically at the input's bit depth (or --bits)."""
+    """Read each input, apply ``fn``, write atomically at the input's bit depth (or --bits).
+
+    An image with real transparency is processed in RGB and its alpha plane carried through:
+    unchanged when ``fn`` keeps the size, enlarged alike (bicubic) when it changes it; a
+    one-channel output (a Bayer mosaic) has no alpha.
+    """
+    import torch
     from tqdm import tqdm
 
     from restorekit.io import read_image_with_depth, write_image
@@ -96,12 +102,54 @@ def _process(args: argparse.Namespace, fn: Callable[[torch.Tensor, Path], torch.
     jobs = _jobs(args)
     show = len(jobs) > 1 and sys.stderr.isatty()
     for src, dst in tqdm(jobs, desc=args.command, unit="image", disable=not show):
-        x, bits = read_image_with_depth(src)
+        x, bits = read_image_with_depth(src, mode="alpha")
+        alpha = None
+        if x.shape[1] == 4:
+            x, alpha = x[:, :3], x[:, 3:]
         y = fn(x, src)
+        if alpha is not None and y.shape[1] == 3:
+            y = torch.cat([y, _resized_alpha(alpha, y.shape[-2:])], dim=1)
         out_bits = args.bits or bits
         if dst.suffix.lower() in (".jpg", ".jpeg"):
             out_bits = 8
         write_image(dst, y, bits=out_bits)
+
+
+def _resized_alpha(alpha: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """The alpha plane at ``size``: itself when the size is kept, else a bicubic resize."""
+    import torch.nn.functional as F
+
+    if tuple(alpha.shape[-2:]) == tuple(size):
+        return alpha
+    return F.interpolate(alpha, size=tuple(size), mode="bicubic", align_corners=False).clamp(0, 1)
+
+
+#: the largest output an enlarging command writes unless told otherwise (``--max-megapixels``)
+MAX_OUTPUT_MEGAPIXELS = 200.0
+
+
+def _add_max_megapixels(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--max-megapixels",
+        type=float,
+        default=MAX_OUTPUT_MEGAPIXELS,
+        help=f"refuse outputs larger than this (default {MAX_OUTPUT_MEGAPIXELS:g})",
+    )
+
+
+def _check_output_megapixels(
+    args: argparse.Namespace, src: object, height: int, width: int, what: str
+) -> None:
+    """One line, before any work, when an output of ``height x width`` exceeds --max-megapixels."""
+    from restorekit._checks import check_positive
+
+    limit = check_positive(args.max_megapixels, "--max-megapixels", allow_zero=False)
+    megapixels = height * width / 1e6
+    if megapixels > limit:
+        raise RestorekitError(
+            f"'{src}': {what} would be {megapixels:.0f} megapixels, over the limit of {limit:g} "
+            "(--max-megapixels)"
+        )
 
 
 def _sigma01(sigma: float) -> float:

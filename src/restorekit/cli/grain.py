@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from restorekit.cli._common import Subparsers, _check_output_file
+from restorekit.cli._common import (
+    Subparsers,
+    _add_max_megapixels,
+    _check_output_file,
+    _check_output_megapixels,
+)
 from restorekit.errors import RestorekitError
 
 TYPE_CHECKING = False
@@ -75,6 +80,7 @@ def register(sub: Subparsers) -> None:
         help="output bit depth (default: input's)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_max_megapixels(p)
     p.set_defaults(func=cmd_grain_render)
 
     p = actions.add_parser(
@@ -187,7 +193,12 @@ def cmd_grain_render(args: argparse.Namespace) -> None:
         table = read_grain_table(args.table)
         entries = [e for e in table if e.params.update_parameters or e is table[0]]
         av1_params = entries[0].params
-    x, bits = read_image_with_depth(args.input)
+    x, bits = read_image_with_depth(args.input, mode="alpha")
+    alpha = None
+    if x.shape[1] == 4:  # grain on RGB, the alpha plane carried through
+        x, alpha = x[:, :3], x[:, 3:]
+    size = (max(1, round(x.shape[-2] * args.zoom)), max(1, round(x.shape[-1] * args.zoom)))
+    _check_output_megapixels(args, args.input, *size, f"the --zoom {args.zoom:g} output")
     C = x.shape[1]
     if C not in (1, 3):
         raise RestorekitError(f"'{args.input}' has {C} channels; grain needs gray or RGB")
@@ -206,6 +217,10 @@ def cmd_grain_render(args: argparse.Namespace) -> None:
     out_rows = max(1, round(x.shape[-2] * args.zoom)) * C
     with _progress_bar(out_rows, args.quiet, f"grain ({args.engine})") as bar:
         y = _render(args.engine, x, params, av1_params, generator, args.zoom, bar.update)
+    if alpha is not None:
+        from restorekit.cli._common import _resized_alpha
+
+        y = torch.cat([y, _resized_alpha(alpha, y.shape[-2:])], dim=1)
     out_bits = 8 if dst.suffix.lower() in (".jpg", ".jpeg") else (args.bits or bits)
     write_image(dst, y, bits=out_bits)
 

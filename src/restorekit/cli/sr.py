@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import argparse
 
-from restorekit.cli._common import Subparsers, _add_io, _check_method, _process
+from restorekit.cli._common import (
+    MAX_OUTPUT_MEGAPIXELS,
+    Subparsers,
+    _add_io,
+    _add_max_megapixels,
+    _check_method,
+    _check_output_megapixels,
+    _process,
+)
 from restorekit.errors import RestorekitError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: the CLI must start fast
@@ -18,9 +26,6 @@ if TYPE_CHECKING:
 __all__ = ["MAX_OUTPUT_MEGAPIXELS", "UPSCALE_METHODS", "register"]
 
 UPSCALE_METHODS = ("learned", "bicubic", "nearest")
-
-#: the largest output ``upscale`` writes unless told otherwise (``--max-megapixels``)
-MAX_OUTPUT_MEGAPIXELS = 200.0
 
 #: ``--model`` short names -> shipped models
 SHORT_NAMES = {"x2": "sr-x2", "x3": "sr-x3", "x4": "sr-x4"}
@@ -47,12 +52,7 @@ def register(sub: Subparsers) -> None:
         default=None,
         help=f"learned: a shipped model ({', '.join(SHORT_NAMES)}) or a model file",
     )
-    p.add_argument(
-        "--max-megapixels",
-        type=float,
-        default=MAX_OUTPUT_MEGAPIXELS,
-        help=f"refuse outputs larger than this (default {MAX_OUTPUT_MEGAPIXELS:g})",
-    )
+    _add_max_megapixels(p)
     p.set_defaults(func=cmd_upscale)
 
 
@@ -105,7 +105,7 @@ def cmd_upscale(args: argparse.Namespace) -> None:
     scale = args.scale
     if scale is not None:
         scale = check_positive(scale, "--scale", allow_zero=False)
-    limit = check_positive(args.max_megapixels, "--max-megapixels", allow_zero=False)
+    check_positive(args.max_megapixels, "--max-megapixels", allow_zero=False)  # before any work
     if args.method == "learned":
         net = _learned_model(args.model, scale)
         scale = net.scale
@@ -120,12 +120,8 @@ def cmd_upscale(args: argparse.Namespace) -> None:
         import math
 
         H, W = x.shape[-2:]
-        out_mp = math.ceil(H * scale) * math.ceil(W * scale) / 1e6
-        if out_mp > limit:
-            raise RestorekitError(
-                f"'{src}': the x{scale:g} output would be {out_mp:.0f} megapixels, over the "
-                f"limit of {limit:g} (--max-megapixels)"
-            )
+        size = (math.ceil(H * scale), math.ceil(W * scale))
+        _check_output_megapixels(args, src, *size, f"the x{scale:g} output")
         if args.method == "learned":
             from restorekit.models.sr import upscale_learned
 

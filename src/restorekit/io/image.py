@@ -35,7 +35,7 @@ __all__ = [
     "write_image",
 ]
 
-Mode = Literal["keep", "gray", "rgb", "rgba"]
+Mode = Literal["keep", "alpha", "gray", "rgb", "rgba"]
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # BT.601 luma weights, used only when a colour file is read as gray.
@@ -130,13 +130,17 @@ def _decode_tiff(data: bytes, path: Path) -> np.ndarray:
 
 def _apply_mode(arr: np.ndarray, mode: Mode, path: Path) -> np.ndarray:
     """Make the channel layout what ``mode`` asks for; arr is HxW or HxWxC (C = 3 or 4)."""
-    if mode not in ("keep", "gray", "rgb", "rgba"):
-        raise RestorekitError(f"unknown mode {mode!r}; use keep, gray, rgb or rgba")
+    if mode not in ("keep", "alpha", "gray", "rgb", "rgba"):
+        raise RestorekitError(f"unknown mode {mode!r}; use keep, alpha, gray, rgb or rgba")
     peak = 65535 if arr.dtype == np.uint16 else 255
+    if mode == "alpha":  # as "keep", but real transparency stays as a 4th channel
+        if arr.ndim == 3 and arr.shape[2] == 4 and (arr[..., 3] == peak).all():
+            arr = arr[..., :3]
+        return arr
     if arr.ndim == 3 and arr.shape[2] == 4 and mode != "rgba":
         if (arr[..., 3] != peak).any():
             raise ImageFileError(
-                f"'{path}': has transparency (a non-opaque alpha channel); read it with mode 'rgba'"
+                f"'{path}': has transparency (a non-opaque alpha channel), not supported here"
             )
         arr = arr[..., :3]
     if mode == "gray" and arr.ndim == 3:
@@ -199,6 +203,7 @@ def read_image_with_depth(path: str | os.PathLike, mode: Mode = "keep") -> tuple
     Args:
         path: a PNG, JPEG or TIFF file.
         mode: ``keep`` (gray stays 1 channel, RGB 3, an opaque RGBA becomes RGB),
+            ``alpha`` (as ``keep``, but an RGBA with real transparency stays 4 channels),
             ``gray`` (colour is converted with BT.601 luma weights), ``rgb`` (gray is repeated),
             ``rgba``.
 
@@ -207,7 +212,7 @@ def read_image_with_depth(path: str | os.PathLike, mode: Mode = "keep") -> tuple
 
     Raises:
         ImageFileError: missing, unreadable, truncated or non-image file, or an RGBA file with
-            real transparency read without ``mode="rgba"``.
+            real transparency read with ``keep``, ``gray`` or ``rgb``.
 
     Example:
         >>> import tempfile
