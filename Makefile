@@ -9,9 +9,10 @@ TORCH := torch==2.13.0
 
 .PHONY: demo test lint format bench install install-dev system-tools clean
 
-# The real tools the tests compare against (aomenc/dav1d for AV1 film grain, ffmpeg for LUTs), from Debian's
+# The real tools the tests compare against (aomenc/dav1d for AV1 film grain, ffmpeg for LUTs,
+# a headless chromium for the web page), from Debian's
 # packages when missing: as root, or through sudo.
-SYSTEM_TOOLS := aomenc:aom-tools dav1d:dav1d ffmpeg:ffmpeg
+SYSTEM_TOOLS := aomenc:aom-tools dav1d:dav1d ffmpeg:ffmpeg chromium:chromium chromedriver:chromium-driver
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

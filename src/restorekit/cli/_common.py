@@ -94,10 +94,9 @@ def _process(args: argparse.Namespace, fn: Callable[[torch.Tensor, Path], torch.
     unchanged when ``fn`` keeps the size, enlarged alike (bicubic) when it changes it; a
     one-channel output (a Bayer mosaic) has no alpha.
     """
-    import torch
     from tqdm import tqdm
 
-    from restorekit.io import read_image_with_depth, write_image
+    from restorekit.io import attach_alpha, read_image_with_depth, write_image
 
     jobs = _jobs(args)
     show = len(jobs) > 1 and sys.stderr.isatty()
@@ -107,21 +106,11 @@ def _process(args: argparse.Namespace, fn: Callable[[torch.Tensor, Path], torch.
         if x.shape[1] == 4:
             x, alpha = x[:, :3], x[:, 3:]
         y = fn(x, src)
-        if alpha is not None and y.shape[1] == 3:
-            y = torch.cat([y, _resized_alpha(alpha, y.shape[-2:])], dim=1)
+        y = attach_alpha(y, alpha)
         out_bits = args.bits or bits
         if dst.suffix.lower() in (".jpg", ".jpeg"):
             out_bits = 8
         write_image(dst, y, bits=out_bits)
-
-
-def _resized_alpha(alpha: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """The alpha plane at ``size``: itself when the size is kept, else a bicubic resize."""
-    import torch.nn.functional as F
-
-    if tuple(alpha.shape[-2:]) == tuple(size):
-        return alpha
-    return F.interpolate(alpha, size=tuple(size), mode="bicubic", align_corners=False).clamp(0, 1)
 
 
 #: the largest output an enlarging command writes unless told otherwise (``--max-megapixels``)

@@ -64,6 +64,12 @@ def register(sub: Subparsers) -> None:
         help="Monte Carlo samples N of --engine boolean-reference (default 800)",
     )
     p.add_argument("--zoom", type=float, default=1.0, help="output size / input size (default 1)")
+    p.add_argument(
+        "--amount",
+        type=float,
+        default=1.0,
+        help="how much of the rendered grain to keep, 0..1 (default 1: all of it)",
+    )
     p.add_argument("--table", default=None, help="--engine av1: an aomenc film grain table")
     p.add_argument(
         "--seed",
@@ -164,6 +170,9 @@ def _check_render_args(args: argparse.Namespace) -> None:
         raise RestorekitError(f"unknown grain engine {args.engine!r}; known: {known}")
     if args.samples < 1:
         raise RestorekitError(f"--samples must be >= 1, got {args.samples}")
+    amount = getattr(args, "amount", 1.0)
+    if not 0 <= amount <= 1:
+        raise RestorekitError(f"--amount must be in [0, 1], got {amount:g}")
     if not args.zoom > 0 or args.zoom != args.zoom or args.zoom == float("inf"):
         raise RestorekitError(f"--zoom must be a finite number > 0, got {args.zoom:g}")
     if args.engine == "av1":
@@ -181,7 +190,7 @@ def cmd_grain_render(args: argparse.Namespace) -> None:
 
     import torch
 
-    from restorekit.io import read_image_with_depth, write_image
+    from restorekit.io import attach_alpha, read_image_with_depth, write_image
 
     _check_render_args(args)
     dst = Path(args.output)
@@ -217,40 +226,24 @@ def cmd_grain_render(args: argparse.Namespace) -> None:
     out_rows = max(1, round(x.shape[-2] * args.zoom)) * C
     with _progress_bar(out_rows, args.quiet, f"grain ({args.engine})") as bar:
         y = _render(args.engine, x, params, av1_params, generator, args.zoom, bar.update)
-    if alpha is not None:
-        from restorekit.cli._common import _resized_alpha
+    if args.amount != 1:
+        from restorekit.film.pipeline import blend_grain
 
-        y = torch.cat([y, _resized_alpha(alpha, y.shape[-2:])], dim=1)
+        y = blend_grain(x, y, args.amount)
+    y = attach_alpha(y, alpha)
     out_bits = 8 if dst.suffix.lower() in (".jpg", ".jpeg") else (args.bits or bits)
     write_image(dst, y, bits=out_bits)
 
 
 def _render(engine, x, params, av1_params, generator, zoom, progress) -> torch.Tensor:
-    if engine == "boolean":
-        from restorekit.film.boolean import render_boolean
+    from restorekit.film.pipeline import render_grain
 
-        return render_boolean(x, params, generator, zoom=zoom, progress=progress)
-    if engine == "boolean-reference":
-        from restorekit.film.boolean import render_boolean_reference
-
-        return render_boolean_reference(x, params, generator, zoom=zoom)
-    if engine == "learned":
-        from restorekit.film.learned import render_learned
-
-        return render_learned(x, params, generator, zoom=zoom, progress=progress)
-    if engine == "gaussian":
-        from restorekit.film.gaussian import GaussianGrain, render_gaussian
-
-        if any(p.radius_sigma for p in params):
-            raise RestorekitError(
-                "--engine gaussian takes its curves from a constant-radius Boolean model: "
-                "--radius-sigma must be 0"
-            )
-        curves = [GaussianGrain.from_boolean(p, zoom=zoom) for p in params]
-        return render_gaussian(x, curves, generator, zoom=zoom)
-    from restorekit.film.av1 import av1_grain
-
-    return av1_grain(x, av1_params, generator)
+    if engine == "gaussian" and any(p.radius_sigma for p in params):
+        raise RestorekitError(
+            "--engine gaussian takes its curves from a constant-radius Boolean model: "
+            "--radius-sigma must be 0"
+        )
+    return render_grain(engine, x, params, generator, zoom, progress, av1_params)
 
 
 def _read_gray_or_rgb(path: str) -> torch.Tensor:

@@ -17,13 +17,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from restorekit.cli import bench, demo, demosaic, denoise, export, grain, look, sr, train
+from restorekit.cli import bench, demo, demosaic, denoise, export, grain, look, serve, sr, train
 from restorekit.cli._common import _Parser
 
 __all__ = ["COMMAND_MODULES", "main"]
 
 # The command groups, in the order their subcommands appear in ``restorekit --help``.
-COMMAND_MODULES = (demosaic, denoise, sr, grain, look, bench, train, export, demo)
+COMMAND_MODULES = (demosaic, denoise, sr, grain, look, bench, train, export, demo, serve)
 
 
 def _build_parser() -> argparse.ArgumentParser:

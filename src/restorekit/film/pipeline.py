@@ -10,7 +10,7 @@ on the encoded result, the grey level the Boolean model's coverage stands for (a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -19,7 +19,15 @@ from restorekit.errors import RestorekitError
 from restorekit.film.lut import LUT1D, LUT3D, apply_lut
 from restorekit.film.tone import FilmTone, apply_tone
 
-__all__ = ["film_pipeline"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from restorekit.film.av1 import AV1GrainParams
+    from restorekit.film.boolean import BooleanGrain
+
+__all__ = ["GRAIN_ENGINES", "blend_grain", "film_pipeline", "render_grain"]
+
+#: the grain engines :func:`render_grain` runs by name
+GRAIN_ENGINES = ("boolean", "gaussian", "av1", "learned", "boolean-reference")
 
 
 def film_pipeline(
@@ -63,5 +71,68 @@ def film_pipeline(
         raise RestorekitError(f"the grain amount must be in [0, 1], got {grain_amount}")
     if grain is not None and grain_amount > 0:
         y = y.clamp(0, 1)
-        y = y + grain_amount * (grain(y) - y)
+        y = blend_grain(y, grain(y), grain_amount)
     return y.clamp(0, 1)
+
+
+def blend_grain(clean: torch.Tensor, grainy: torch.Tensor, amount: float) -> torch.Tensor:
+    """``clean + amount (grainy - clean)``, clipped to [0, 1]; ``clean`` is enlarged (nearest
+    neighbour, as the grain engines do) when ``grainy`` is a zoomed render."""
+    import torch.nn.functional as F
+
+    if clean.shape[-2:] != grainy.shape[-2:]:
+        clean = F.interpolate(clean, size=grainy.shape[-2:], mode="nearest")
+    return (clean + amount * (grainy - clean)).clamp(0, 1)
+
+
+def render_grain(
+    engine: str,
+    x: torch.Tensor,
+    params: Sequence[BooleanGrain] | None,
+    generator: torch.Generator | None,
+    zoom: float = 1.0,
+    progress: Callable[[int], None] | None = None,
+    av1: AV1GrainParams | None = None,
+) -> torch.Tensor:
+    """Render grain with the engine named ``engine`` (one of :data:`GRAIN_ENGINES`): what
+    ``restorekit grain render`` and the local web page call.
+
+    Args:
+        engine: ``boolean``, ``boolean-reference``, ``gaussian`` (its spectrum and variance
+            from the Boolean parameters, constant radius only), ``learned`` or ``av1``.
+        x: ``(B, C, H, W)`` in [0, 1].
+        params: the Boolean parameters per channel (not used by ``av1``).
+        generator: the random source (``av1`` draws from its own seed instead).
+        zoom: output size over input size.
+        progress: called with rows finished, where the engine reports them.
+        av1: the AV1 film grain parameters of ``engine="av1"``.
+    """
+    if engine == "boolean":
+        from restorekit.film.boolean import render_boolean
+
+        return render_boolean(x, params, generator, zoom=zoom, progress=progress)
+    if engine == "boolean-reference":
+        from restorekit.film.boolean import render_boolean_reference
+
+        return render_boolean_reference(x, params, generator, zoom=zoom)
+    if engine == "learned":
+        from restorekit.film.learned import render_learned
+
+        return render_learned(x, params, generator, zoom=zoom, progress=progress)
+    if engine == "gaussian":
+        from restorekit.film.gaussian import GaussianGrain, render_gaussian
+
+        if any(p.radius_sigma for p in params):
+            raise RestorekitError(
+                "the gaussian engine takes its curves from a constant-radius Boolean model: "
+                "radius_sigma must be 0"
+            )
+        curves = [GaussianGrain.from_boolean(p, zoom=zoom) for p in params]
+        return render_gaussian(x, curves, generator, zoom=zoom)
+    if engine == "av1":
+        from restorekit.film.av1 import av1_grain
+
+        if av1 is None:
+            raise RestorekitError("the av1 engine needs its AV1 film grain parameters (a table)")
+        return av1_grain(x, av1, generator)
+    raise RestorekitError(f"unknown grain engine {engine!r}; known: {', '.join(GRAIN_ENGINES)}")

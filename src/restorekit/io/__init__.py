@@ -5,6 +5,7 @@ from __future__ import annotations
 from restorekit.io.files import atomic_write
 from restorekit.io.image import (
     IMAGE_SUFFIXES,
+    attach_alpha,
     from_numpy,
     list_images,
     read_image,
@@ -16,6 +17,7 @@ from restorekit.io.image import (
 __all__ = [
     "IMAGE_SUFFIXES",
     "atomic_write",
+    "attach_alpha",
     "from_numpy",
     "list_images",
     "read_image",

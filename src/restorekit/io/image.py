@@ -338,3 +338,18 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
     if not paths:
         raise RestorekitError(f"'{d}': no images ({', '.join(IMAGE_SUFFIXES)})")
     return paths
+
+
+def attach_alpha(y: torch.Tensor, alpha: torch.Tensor | None) -> torch.Tensor:
+    """Give an RGB result ``y`` the alpha plane of its input: unchanged when the size is the
+    same, resized alike (bicubic, clipped) when not. One-channel results (a Bayer mosaic) and
+    ``alpha=None`` return ``y`` as it is.
+    """
+    import torch.nn.functional as F
+
+    if alpha is None or y.shape[1] != 3:
+        return y
+    if tuple(alpha.shape[-2:]) != tuple(y.shape[-2:]):
+        alpha = F.interpolate(alpha, size=tuple(y.shape[-2:]), mode="bicubic", align_corners=False)
+        alpha = alpha.clamp(0, 1)
+    return torch.cat([y, alpha.to(y.dtype)], dim=1)

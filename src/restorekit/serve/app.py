@@ -1,0 +1,291 @@
+"""The local web page: a small Starlette app that puts the tasks behind sliders.
+
+Why Starlette and not Gradio: Gradio is the convention for ML demos, but it pulls in a large
+stack (FastAPI, a Node-built front end, telemetry, CDN fonts by default) and decides the page's
+layout; restorekit needs a before/after split view, a 100 % / 400 % zoom on a region and
+bit-exact downloads, offline. Starlette is one small dependency (plus uvicorn to serve it); the
+page is one static HTML file with plain JavaScript, no CDN.
+
+Endpoints (JSON errors as ``{"error": "..."}`` with status 400 or 413; the page shows them):
+
+- ``GET /``: the page. ``GET /api/samples``: the bundled sample names.
+- ``POST /api/upload`` (the file's bytes as the body) or ``POST /api/sample/{name}``: checks the
+  file (size in bytes, type by content, pixels from the header before decoding, decompression
+  bombs), decodes it as the CLI does and returns ``{"token", "width", "height", "bits",
+  "channels", "note"}``. The token names the image for this tab only (a random 128-bit value;
+  each tab keeps its own): two tabs never see each other's images.
+- ``POST /api/view`` ``{"token", "settings", "x", "y", "size"}``: the task run on a region
+  (with context around it) -> PNG; ``POST /api/original`` the same region untouched.
+- ``POST /api/download`` ``{"token", "settings"}``: the whole image, run as
+  ``restorekit`` would (the same library call, the same bit depth) -> PNG.
+
+No path from the client is ever opened: uploads go to a temporary file the server names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import secrets
+import tempfile
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from restorekit.errors import RestorekitError
+
+__all__ = ["MAX_UPLOAD_BYTES", "MAX_UPLOAD_PIXELS", "create_app", "sniff_image"]
+
+#: the largest upload in bytes, and in pixels (width x height, read from the header)
+MAX_UPLOAD_BYTES = 64 * 1024 * 1024
+MAX_UPLOAD_PIXELS = 40_000_000
+#: images kept in memory at once (the oldest is forgotten first)
+MAX_IMAGES = 16
+#: the view's context margin around the region (covers every shipped network's receptive radius)
+VIEW_MARGIN = 48
+SAMPLES = ("astronaut", "coffee", "chelsea")
+STATIC = Path(__file__).with_name("static")
+
+
+@dataclass
+class _Image:
+    x: torch.Tensor  # (1, 3 or 1, H, W) in [0, 1]
+    alpha: torch.Tensor | None
+    bits: int
+    name: str
+
+
+def sniff_image(data: bytes) -> str:
+    """The image type by content (``png``, ``jpeg``, ``tiff``), whatever the file is called."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if data[:4] in (b"II*\x00", b"MM\x00*"):
+        return "tiff"
+    raise RestorekitError("not a PNG, JPEG or TIFF image (checked by content, not by name)")
+
+
+def _header_size(data: bytes, kind: str) -> tuple[int, int, str]:
+    """(width, height, mode) from the header alone, before any pixel is decoded."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return im.size[0], im.size[1], im.mode
+    except Image.DecompressionBombError:
+        raise RestorekitError(
+            "the image is too large: its header declares more pixels than a decompression-bomb "
+            "check allows"
+        ) from None
+    except Exception:
+        raise RestorekitError(f"this {kind.upper()} file is corrupt or truncated") from None
+
+
+def check_upload(data: bytes, max_bytes: int, max_pixels: int) -> tuple[str, str]:
+    """Refuse a bad upload with one message; return (type, a note for the page)."""
+    if not data:
+        raise RestorekitError("the upload is empty")
+    if len(data) > max_bytes:
+        raise RestorekitError(f"the file is over the {max_bytes // 2**20} MB limit")
+    kind = sniff_image(data)
+    width, height, mode = _header_size(data, kind)
+    if width * height > max_pixels:
+        raise RestorekitError(
+            f"the image is too large: {width}x{height} ({width * height / 1e6:.0f} megapixels), "
+            f"over the {max_pixels / 1e6:g} megapixel limit"
+        )
+    return kind, "CMYK image: converted to RGB" if mode == "CMYK" else ""
+
+
+def _decode(data: bytes, kind: str) -> tuple[torch.Tensor, int]:
+    """Decode as the CLI does (``restorekit.io``), through a temporary file the server names."""
+    from restorekit.io import read_image_with_depth
+
+    fd, name = tempfile.mkstemp(suffix={"png": ".png", "jpeg": ".jpg", "tiff": ".tif"}[kind])
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        try:
+            return read_image_with_depth(name, mode="alpha")
+        except RestorekitError as e:  # the message names the file: not the server's path
+            raise RestorekitError(str(e).replace(f"'{name}'", "the upload")) from None
+    finally:
+        os.unlink(name)
+
+
+def _png(x: torch.Tensor, bits: int = 8) -> bytes:
+    from restorekit.io import write_image
+
+    fd, name = tempfile.mkstemp(suffix=".png")
+    os.close(fd)
+    try:
+        write_image(name, x, bits=bits)
+        return Path(name).read_bytes()
+    finally:
+        os.unlink(name)
+
+
+def create_app(max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_UPLOAD_PIXELS) -> Any:
+    """The Starlette application (serve it with uvicorn: ``restorekit serve``)."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import FileResponse, JSONResponse, Response
+    from starlette.routing import Route
+
+    from restorekit.serve.tasks import cli_command, parse_settings, run_task
+
+    images: OrderedDict[str, _Image] = OrderedDict()
+    lock = threading.Lock()
+    work = threading.Lock()  # one computation at a time: the machine has few cores
+
+    def error(message: str, status: int = 400) -> JSONResponse:
+        return JSONResponse({"error": message}, status_code=status)
+
+    def keep(x: torch.Tensor, bits: int, name: str, note: str) -> JSONResponse:
+        alpha = None
+        if x.shape[1] == 4:
+            x, alpha = x[:, :3], x[:, 3:]
+        token = secrets.token_urlsafe(16)
+        with lock:
+            images[token] = _Image(x, alpha, bits, name)
+            while len(images) > MAX_IMAGES:
+                images.popitem(last=False)
+        H, W = x.shape[-2:]
+        info = {"token": token, "width": W, "height": H, "bits": bits, "channels": x.shape[1]}
+        return JSONResponse({**info, "note": note})
+
+    def image_of(body: dict) -> _Image:
+        token = body.get("token")
+        with lock:
+            found = images.get(token) if isinstance(token, str) else None
+        if found is None:
+            raise RestorekitError(
+                "no such image (expired, or uploaded in another tab): upload it again"
+            )
+        return found
+
+    async def body_json(request: Request) -> dict:
+        try:
+            body = json.loads(await request.body())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise RestorekitError("the request is not JSON") from None
+        if not isinstance(body, dict):
+            raise RestorekitError("the request must be a JSON object")
+        return body
+
+    async def page(request: Request) -> Response:
+        return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    async def samples(request: Request) -> Response:
+        return JSONResponse({"samples": list(SAMPLES)})
+
+    async def upload(request: Request) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > max_bytes:
+            return error(f"the file is over the {max_bytes // 2**20} MB limit", 413)
+        data = bytearray()
+        async for chunk in request.stream():
+            data += chunk
+            if len(data) > max_bytes:
+                return error(f"the file is over the {max_bytes // 2**20} MB limit", 413)
+        try:
+            kind, note = check_upload(bytes(data), max_bytes, max_pixels)
+            x, bits = _decode(bytes(data), kind)
+            if bits == 16:
+                note = "16-bit image: shown at 8 bits, downloads keep 16 bits"
+            if x.shape[1] not in (1, 3, 4):
+                raise RestorekitError(f"images with {x.shape[1]} channels are not supported")
+        except RestorekitError as e:
+            return error(str(e))
+        return keep(x, bits, "upload", note)
+
+    async def sample(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in SAMPLES:
+            return error(f"unknown sample {name!r}; known: {', '.join(SAMPLES)}")
+        import numpy as np
+        import skimage.data
+
+        from restorekit.io import from_numpy
+
+        return keep(from_numpy(np.asarray(getattr(skimage.data, name)())), 8, name, "")
+
+    def region(img: _Image, body: dict, scale: int) -> tuple[int, int, int]:
+        H, W = img.x.shape[-2:]
+        size = body.get("size", 512)
+        x0, y0 = body.get("x", 0), body.get("y", 0)
+        for v in (size, x0, y0):
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise RestorekitError("x, y and size must be integers")
+        side = max(8, min(size // scale, 1024, H, W))
+        return max(0, min(x0, W - side)), max(0, min(y0, H - side)), side
+
+    async def view(request: Request) -> Response:
+        try:
+            body = await body_json(request)
+            img = image_of(body)
+            settings = parse_settings(body.get("settings"))
+            scale = settings.values.get("scale", 1)
+            x0, y0, side = region(img, body, scale)
+            H, W = img.x.shape[-2:]
+            m = VIEW_MARGIN
+            t0, l0 = max(0, y0 - m), max(0, x0 - m)
+            crop = img.x[..., t0 : min(H, y0 + side + m), l0 : min(W, x0 + side + m)]
+            with work:
+                out = run_task(crop, settings)
+            top, left = (y0 - t0) * scale, (x0 - l0) * scale
+            out = out[..., top : top + side * scale, left : left + side * scale]
+        except RestorekitError as e:
+            return error(str(e))
+        png = _png(out)
+        digest = hashlib.sha256(png).hexdigest()[:16]
+        return Response(png, media_type="image/png", headers={"X-Digest": digest})
+
+    async def original(request: Request) -> Response:
+        try:
+            body = await body_json(request)
+            img = image_of(body)
+            scale = int(body.get("scale", 1)) if body.get("scale", 1) in (1, 2, 3, 4) else 1
+            x0, y0, side = region(img, body, scale)
+            crop = img.x[..., y0 : y0 + side, x0 : x0 + side]
+            if scale > 1:
+                crop = torch.nn.functional.interpolate(crop, scale_factor=scale, mode="nearest")
+        except RestorekitError as e:
+            return error(str(e))
+        return Response(_png(crop), media_type="image/png")
+
+    async def download(request: Request) -> Response:
+        from restorekit.io import attach_alpha
+
+        try:
+            body = await body_json(request)
+            img = image_of(body)
+            settings = parse_settings(body.get("settings"))
+            with work:
+                out = attach_alpha(run_task(img.x, settings), img.alpha)
+        except RestorekitError as e:
+            return error(str(e))
+        words, options = cli_command(settings)
+        headers = {
+            "Content-Disposition": f'attachment; filename="{img.name}-{settings.task}.png"',
+            "X-Restorekit-Command": " ".join(["restorekit", *words, "IN", "OUT", *options]),
+        }
+        return Response(_png(out, img.bits), media_type="image/png", headers=headers)
+
+    routes = [
+        Route("/", page),
+        Route("/api/samples", samples),
+        Route("/api/upload", upload, methods=["POST"]),
+        Route("/api/sample/{name}", sample, methods=["POST"]),
+        Route("/api/view", view, methods=["POST"]),
+        Route("/api/original", original, methods=["POST"]),
+        Route("/api/download", download, methods=["POST"]),
+    ]
+    return Starlette(routes=routes)

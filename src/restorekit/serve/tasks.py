@@ -1,0 +1,154 @@
+"""What the local web page runs: each task's settings, checked, and the library call the command
+line makes for them (so a download equals the CLI's output for the same settings, bit for bit).
+
+Every setting arrives from the page as JSON; :func:`run_task` validates it (one clear message
+per mistake, as a :class:`~restorekit.errors.RestorekitError`) and never takes a path.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from restorekit.errors import RestorekitError
+
+__all__ = ["TASKS", "Settings", "cli_command", "parse_settings", "run_task"]
+
+#: the tasks on the page and their controls
+TASKS = ("denoise", "grain", "film", "upscale")
+DENOISE_METHODS = ("learned", "tv", "nlm-skimage")
+GRAIN_ENGINES = ("learned", "gaussian", "boolean")
+UPSCALE_SCALES = (2, 3, 4)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """One task's settings, checked."""
+
+    task: str
+    values: dict[str, Any]
+
+
+def _number(raw: dict, key: str, lo: float, hi: float, default: float) -> float:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise RestorekitError(f"{key} must be a number, got {value!r}")
+    if not lo <= value <= hi:
+        raise RestorekitError(f"{key} must be in [{lo:g}, {hi:g}], got {value:g}")
+    return float(value)
+
+
+def _choice(raw: dict, key: str, known: tuple, default: Any) -> Any:
+    value = raw.get(key, default)
+    if value not in known:
+        raise RestorekitError(f"unknown {key} {value!r}; known: {', '.join(map(str, known))}")
+    return value
+
+
+def parse_settings(raw: Any) -> Settings:
+    """Check the page's JSON ``{"task": ..., ...}`` and fill in the defaults."""
+    from restorekit.film.tone import TONE_PRESETS
+
+    if not isinstance(raw, dict):
+        raise RestorekitError("settings must be a JSON object")
+    task = _choice(raw, "task", TASKS, None)
+    if task == "denoise":
+        auto = raw.get("sigma") == "auto"
+        values = {
+            "method": _choice(raw, "method", DENOISE_METHODS, "learned"),
+            "sigma": "auto" if auto else _number(raw, "sigma", 0, 75, 25),
+        }
+    elif task == "grain":
+        values = {
+            "engine": _choice(raw, "engine", GRAIN_ENGINES, "learned"),
+            "radius": _number(raw, "radius", 0.3, 1.0, 0.5),
+            "blur": _number(raw, "blur", 0.5, 1.4, 0.8),
+            "amount": _number(raw, "amount", 0, 1, 0.5),
+            "seed": int(_number(raw, "seed", 0, 2**31 - 1, 0)),
+        }
+    elif task == "film":
+        values = {
+            "tone": _choice(raw, "tone", tuple(TONE_PRESETS), "soft-negative"),
+            "grain_amount": _number(raw, "grain_amount", 0, 1, 0.35),
+            "seed": int(_number(raw, "seed", 0, 2**31 - 1, 0)),
+        }
+    else:
+        values = {"scale": int(_choice(raw, "scale", UPSCALE_SCALES, 2))}
+    return Settings(task, values)
+
+
+def cli_command(settings: Settings) -> tuple[list[str], list[str]]:
+    """The ``restorekit`` command and its options (``restorekit CMD IN OUT OPTIONS``) that give
+    the same output."""
+    v = settings.values
+    if settings.task == "denoise":
+        sigma = "auto" if v["sigma"] == "auto" else f"{v['sigma']:g}"
+        return ["denoise"], ["--method", v["method"], "--sigma", sigma]
+    if settings.task == "grain":
+        return ["grain", "render"], [
+            "--engine", v["engine"], "--radius", f"{v['radius']:g}", "--blur", f"{v['blur']:g}",
+            "--amount", f"{v['amount']:g}", "--seed", str(v["seed"]),
+        ]  # fmt: skip
+    if settings.task == "film":
+        amount = f"{v['grain_amount']:g}"
+        return ["film"], ["--tone", v["tone"], "--grain-amount", amount, "--seed", str(v["seed"])]
+    return ["upscale"], ["--scale", str(v["scale"])]
+
+
+def run_task(x: torch.Tensor, settings: Settings) -> torch.Tensor:
+    """The task's output for the RGB or gray image ``x`` ``(1, C, H, W)``, as the CLI makes it."""
+    v = settings.values
+    if settings.task == "denoise":
+        return _denoise(x, v["method"], v["sigma"])
+    if settings.task == "grain":
+        from restorekit.film.boolean import BooleanGrain
+        from restorekit.film.pipeline import blend_grain, render_grain
+
+        params = [BooleanGrain(radius=v["radius"], blur=v["blur"])] * x.shape[1]
+        g = torch.Generator().manual_seed(v["seed"])
+        y = render_grain(v["engine"], x, params, g)
+        return y if v["amount"] == 1 else blend_grain(x, y, v["amount"])
+    if settings.task == "film":
+        from restorekit.film.boolean import BooleanGrain
+        from restorekit.film.pipeline import film_pipeline, render_grain
+        from restorekit.film.tone import tone_preset
+
+        _need_rgb(x, "film")
+        g = torch.Generator().manual_seed(v["seed"])
+        params = [BooleanGrain(radius=0.5, blur=0.8)] * 3
+
+        def grain(t: torch.Tensor) -> torch.Tensor:
+            return render_grain("learned", t, params, g)
+
+        tone = tone_preset(v["tone"])
+        return film_pipeline(x, None, 1.0, tone, grain, grain_amount=v["grain_amount"])
+    from restorekit.models.sr import load_upscaler, upscale_learned
+
+    _need_rgb(x, "upscale")
+    return upscale_learned(x, model=load_upscaler(v["scale"])).clamp(0, 1)
+
+
+def _need_rgb(x: torch.Tensor, task: str) -> None:
+    if x.shape[1] != 3:
+        raise RestorekitError(f"{task} needs an RGB image, this one has {x.shape[1]} channel(s)")
+
+
+def _denoise(x: torch.Tensor, method: str, sigma: float | str) -> torch.Tensor:
+    if sigma == "auto":
+        from restorekit.classical.noise_level import estimate_noise_sigma
+
+        sigma = min(max(float(estimate_noise_sigma(x.double())[0]) * 255, 0.5), 255.0)
+    if sigma == 0:
+        return x.clone()
+    if method != "learned":
+        from restorekit.classical.denoise import DENOISERS
+
+        return DENOISERS[method](x.double(), sigma / 255).clamp(0, 1)
+    from restorekit.models.control import denoise_learned
+    from restorekit.models.pretrained import load_pretrained_denoiser
+
+    model, cal = load_pretrained_denoiser(x.shape[1])
+    return denoise_learned(x, sigma=sigma, model=model, calibration=cal, ensemble=1).clamp(0, 1)

@@ -1,0 +1,111 @@
+"""The web page's API without a browser: uploads, views, downloads equal to the CLI's output,
+bad uploads, tabs kept apart."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from helpers import cli, shared_images
+from restorekit.serve.app import create_app
+from serve_tools import bad_uploads
+
+
+@pytest.fixture(scope="module")
+def client():
+    from starlette.testclient import TestClient
+
+    return TestClient(create_app())
+
+
+@pytest.fixture(scope="module")
+def kodak():
+    return shared_images("test/color/Kodak24")[4]
+
+
+def _upload(client, data: bytes) -> dict:
+    r = client.post("/api/upload", content=data)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_page_and_samples_are_served_offline(client):
+    page = client.get("/").text
+    assert "<script>" in page and "http" not in page.split("<script>")[1]  # no CDN, no URL
+    assert "astronaut" in client.get("/api/samples").json()["samples"]
+    info = client.post("/api/sample/coffee").json()
+    assert info["channels"] == 3 and info["bits"] == 8
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"task": "denoise", "sigma": 15},
+        {"task": "denoise", "sigma": 30, "method": "tv"},
+        {"task": "grain", "engine": "gaussian", "amount": 0.6, "seed": 3},
+        {"task": "film", "tone": "faded-print", "grain_amount": 0.2},
+        {"task": "upscale", "scale": 2},
+    ],
+)
+def test_download_equals_the_command_line(client, tmp_path, kodak, settings):
+    info = _upload(client, kodak.read_bytes())
+    r = client.post("/api/download", json={"token": info["token"], "settings": settings})
+    assert r.status_code == 200, r.text
+    ours = np.asarray(Image.open(io.BytesIO(r.content)))
+    command = r.headers["X-Restorekit-Command"].split()
+    out = tmp_path / "cli.png"
+    argv = [str(kodak) if w == "IN" else str(out) if w == "OUT" else w for w in command[1:]]
+    subprocess.run(cli(*argv), check=True, capture_output=True)
+    assert np.array_equal(ours, np.asarray(Image.open(out)))
+
+
+def test_view_is_a_region_and_changes_with_the_slider(client, kodak):
+    token = _upload(client, kodak.read_bytes())["token"]
+    digests = set()
+    for sigma in (5, 25, 50):
+        body = {"token": token, "settings": {"task": "denoise", "sigma": sigma}, "x": 10, "y": 20}
+        r = client.post("/api/view", json=body)
+        assert r.status_code == 200
+        assert Image.open(io.BytesIO(r.content)).size == (500, 500)  # 512 asked, 500 px high
+        digests.add(r.headers["X-Digest"])
+    assert len(digests) == 3
+    # the view's pixels are the download's (the margin covers the receptive field), up to
+    # float summation order: a rare rounding flip of one level
+    settings = {"task": "denoise", "sigma": 25}
+    full = client.post("/api/download", json={"token": token, "settings": settings}).content
+    view = client.post("/api/view", json={"token": token, "settings": settings, "x": 64, "y": 32,
+                                          "size": 128}).content  # fmt: skip
+    a = np.asarray(Image.open(io.BytesIO(full)))[32:160, 64:192]
+    d = np.abs(np.asarray(Image.open(io.BytesIO(view))).astype(int) - a)
+    assert d.max() <= 1 and d.mean() < 0.01
+
+
+def test_bad_uploads_give_a_message_and_the_server_keeps_serving(client, kodak):
+    for name, (data, needle) in bad_uploads().items():
+        r = client.post("/api/upload", content=data)
+        if needle.endswith("image") or "converted" in needle:  # accepted, with a note
+            assert r.status_code == 200 and needle in r.json()["note"], (name, r.text)
+        else:
+            assert r.status_code == 400 and needle in r.json()["error"], (name, r.text)
+            assert "/tmp" not in r.json()["error"]  # no server path in a message
+    assert _upload(client, kodak.read_bytes())["width"] > 0
+
+
+def test_tabs_never_see_each_others_images_and_settings_are_checked(client, kodak):
+    a = _upload(client, kodak.read_bytes())["token"]
+    b = _upload(client, kodak.read_bytes())["token"]
+    assert a != b and len(a) >= 20
+    for body, needle in [
+        ({"token": "guess", "settings": {"task": "denoise"}}, "no such image"),
+        ({"token": a, "settings": {"task": "denoise", "sigma": 80}}, "sigma must be in [0, 75]"),
+        ({"token": a, "settings": {"task": "paint"}}, "unknown task 'paint'"),
+        ({"token": a, "settings": {"task": "upscale", "scale": 8}}, "unknown scale 8"),
+        ({"token": a, "settings": {"task": "grain", "engine": "../../etc"}}, "unknown engine"),
+    ]:
+        r = client.post("/api/view", json=body)
+        assert r.status_code == 400 and needle in r.json()["error"], r.text
+    assert client.post("/api/upload", content=b"x" * 10).status_code == 400
