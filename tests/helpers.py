@@ -150,3 +150,21 @@ def write_config(cfg: dict, changes: dict, path: Path) -> Path:
         node[leaf] = value
     path.write_text(yaml.safe_dump(cfg))
     return path
+
+
+def run_cli(capture, *argv) -> tuple[int, str, str]:
+    """``restorekit`` in this process: (exit code, stdout, stderr). ``capture`` is pytest's
+    ``capsys`` (or ``capfd`` where C code writes to the file descriptors)."""
+    from restorekit.cli.main import main
+
+    code = main([str(a) for a in argv])
+    out, err = capture.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code: int, err: str, needle: str) -> None:
+    """A user's mistake: exit code 2 and one line on stderr that contains ``needle``."""
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert needle in lines[0], lines[0]

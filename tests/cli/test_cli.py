@@ -7,22 +7,11 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import assert_one_line_error as _assert_one_line_error
+from helpers import run_cli as _run
 from helpers import shared_images
 from restorekit.cli.main import main
 from restorekit.io import from_numpy, read_image, read_image_with_depth, to_numpy, write_image
-
-
-def _run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def _assert_one_line_error(code: int, err: str, needle: str) -> None:
-    assert code == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert needle in lines[0], lines[0]
 
 
 @pytest.fixture

@@ -6,6 +6,8 @@ import pytest
 import torch
 
 from helpers import DATA
+from helpers import assert_one_line_error as _assert_one_line_error
+from helpers import run_cli as _run
 from restorekit.cli.main import main
 from restorekit.io import read_image_with_depth, write_image
 
@@ -19,19 +21,6 @@ def dc50():
     if not DC50.is_file():
         pytest.skip(f"{DC50} not found")
     return DC50
-
-
-def _run(capfd, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capfd.readouterr()  # capfd: LibRaw's C code would write to fd 2 directly
-    return code, out, err
-
-
-def _assert_one_line_error(code: int, err: str, needle: str) -> None:
-    assert code == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert needle in lines[0], lines[0]
 
 
 def test_develop_writes_an_8bit_srgb_png(capfd, dc50, tmp_path):

@@ -10,24 +10,12 @@ import pytest
 import torch
 
 from av1_tools import AOMENC, code_frame, stream_seed
+from helpers import assert_one_line_error as _one_line_error
 from helpers import read_uint8, shared_images
-from restorekit.cli.main import main
+from helpers import run_cli as _run
 from restorekit.film.av1 import AV1GrainParams, GrainTableEntry, write_grain_table
 from restorekit.film.boolean import BooleanGrain, render_boolean
 from restorekit.io import read_image, write_image
-
-
-def _run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def _one_line_error(code: int, err: str, needle: str) -> None:
-    assert code == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert needle in lines[0], lines[0]
 
 
 @pytest.fixture

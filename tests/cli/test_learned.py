@@ -5,18 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
+from helpers import run_cli as _run
 from helpers import shared_images
-from restorekit.cli.main import main
 from restorekit.degrade import CFA, mosaic
 from restorekit.io import read_image, write_image
 from restorekit.metrics import cpsnr
 from restorekit.models import build, save_model
-
-
-def _run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

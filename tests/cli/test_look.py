@@ -7,24 +7,12 @@ import pytest
 import torch
 
 from helpers import DATA, read_uint8, shared_images
-from restorekit.cli.main import main
+from helpers import assert_one_line_error as _one_line_error
+from helpers import run_cli as _run
 from restorekit.film.lut import apply_lut, read_cube, read_hald, resample_lut, write_cube
 from restorekit.io import read_image, write_image
 
 LOOK = DATA / "looks" / "fuji-velvia-50.png"
-
-
-def _run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def _one_line_error(code: int, err: str, needle: str) -> None:
-    assert code == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert needle in lines[0], lines[0]
 
 
 @pytest.fixture

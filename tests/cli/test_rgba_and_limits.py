@@ -6,13 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helpers import read_uint8, shared_images
-from restorekit.cli.main import main
-
-
-def _run(capsys, *argv) -> tuple[int, str]:
-    code = main([str(a) for a in argv])
-    return code, capsys.readouterr().err
+from helpers import read_uint8, run_cli, shared_images
 
 
 @pytest.fixture(params=[8, 16])
@@ -51,7 +45,7 @@ def _read(path):
 def test_alpha_is_carried_through_untouched(capsys, tmp_path, rgba, command):
     out = tmp_path / "out.png"
     head = command[:2] if command[0] == "grain" else command[:1]
-    code, err = _run(capsys, *head, rgba, out, *command[len(head) :])
+    code, _, err = run_cli(capsys, *head, rgba, out, *command[len(head) :])
     assert code == 0, err
     src, res = _read(rgba), _read(out)
     assert res.shape == src.shape and res.dtype == src.dtype
@@ -61,7 +55,7 @@ def test_alpha_is_carried_through_untouched(capsys, tmp_path, rgba, command):
 
 def test_upscale_enlarges_alpha_alike(capsys, tmp_path, rgba):
     out = tmp_path / "big.png"
-    assert _run(capsys, "upscale", rgba, out, "--scale", "2")[0] == 0
+    assert run_cli(capsys, "upscale", rgba, out, "--scale", "2")[0] == 0
     res = _read(out)
     assert res.shape[:2] == (128, 160) and res.shape[2] == 4
     src_alpha = _read(rgba)[..., 3].astype(float)
@@ -80,7 +74,7 @@ def test_oversized_outputs_are_one_line_and_no_file(capsys, tmp_path, command, n
     src = shared_images("test/color/Kodak24")[0]
     out = tmp_path / "out.png"
     head = command[:2] if command[0] == "grain" else command[:1]
-    code, err = _run(capsys, *head, src, out, *command[len(head) :])
+    code, _, err = run_cli(capsys, *head, src, out, *command[len(head) :])
     assert code == 2 and len(err.strip().splitlines()) == 1 and needle in err, err
     assert "(--max-megapixels)" in err
     assert not out.exists() and not list(tmp_path.iterdir())

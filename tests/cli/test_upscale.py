@@ -5,22 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from restorekit.cli.main import main
+from helpers import assert_one_line_error as _one_line
+from helpers import run_cli as _run
 from restorekit.io import read_image, write_image
 from restorekit.models.sr import load_upscaler, upscale_learned
-
-
-def _run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def _one_line(code: int, err: str, needle: str) -> None:
-    assert code == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert needle in lines[0], lines[0]
 
 
 @pytest.fixture
