@@ -63,6 +63,36 @@ def test_download_equals_the_command_line(client, tmp_path, kodak, settings):
     assert np.array_equal(ours, np.asarray(Image.open(out)))
 
 
+def test_film_look_upload_and_oct_model_equal_the_command_line(client, tmp_path, kodak):
+    from helpers import DATA
+    from restorekit.film.lut import read_hald, resample_lut, write_cube
+
+    cube = tmp_path / "look.cube"
+    write_cube(cube, resample_lut(read_hald(DATA / "looks" / "kodak-portra-400-nc.png"), 17))
+    look = client.post("/api/look", content=cube.read_bytes()).json()["look"]
+    hald = DATA / "looks" / "fuji-velvia-50.png"
+    assert client.post("/api/look", content=hald.read_bytes()).json()["size"] == 144
+    bad = client.post("/api/look", content=b"LUT_3D_SIZE 2\n0 0 0\n")
+    assert bad.status_code == 400 and "expected 2^3 (3D) = 8 table rows" in bad.json()["error"]
+    assert "/tmp" not in bad.json()["error"]
+    oct_scan = sorted((DATA / "oct" / "Duke18" / "test").rglob("*.png"))[0]
+    cases = [
+        (kodak, {"task": "film", "look": look, "strength": 0.7, "grain_amount": 0.3}),
+        (oct_scan, {"task": "denoise", "model": "oct"}),
+    ]
+    for src, settings in cases:
+        token = _upload(client, src.read_bytes())["token"]
+        r = client.post("/api/download", json={"token": token, "settings": settings})
+        assert r.status_code == 200, r.text
+        out = tmp_path / "cli.png"
+        words = r.headers["X-Restorekit-Command"].split()[1:]
+        table = {"IN": str(src), "OUT": str(out), "LOOK": str(cube)}
+        subprocess.run(cli(*[table.get(w, w) for w in words]), check=True, capture_output=True)
+        assert np.array_equal(
+            np.asarray(Image.open(io.BytesIO(r.content))), np.asarray(Image.open(out))
+        )
+
+
 def test_view_is_a_region_and_changes_with_the_slider(client, kodak):
     token = _upload(client, kodak.read_bytes())["token"]
     digests = set()

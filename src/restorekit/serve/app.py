@@ -14,6 +14,8 @@ Endpoints (JSON errors as ``{"error": "..."}`` with status 400 or 413; the page 
   bombs), decodes it as the CLI does and returns ``{"token", "width", "height", "bits",
   "channels", "note"}``. The token names the image for this tab only (a random 128-bit value;
   each tab keeps its own): two tabs never see each other's images.
+- ``POST /api/look`` (a ``.cube`` or Hald CLUT file's bytes): ``{"look": token}`` for the film
+  task's settings.
 - ``POST /api/view`` ``{"token", "settings", "x", "y", "size"}``: the task run on a region
   (with context around it) -> PNG; ``POST /api/original`` the same region untouched.
 - ``POST /api/download`` ``{"token", "settings"}``: the whole image, run as
@@ -120,6 +122,32 @@ def _decode(data: bytes, kind: str) -> tuple[torch.Tensor, int]:
         os.unlink(name)
 
 
+def _read_look(data: bytes, max_pixels: int) -> Any:
+    """An uploaded look: a Hald CLUT image (PNG / TIFF, by content) or a ``.cube`` text."""
+    from restorekit.film.lut import read_lut
+
+    try:
+        kind = sniff_image(data)
+    except RestorekitError:
+        kind = "cube"
+    if kind == "jpeg":
+        raise RestorekitError("a look is a .cube file or a Hald CLUT image (PNG or TIFF)")
+    if kind != "cube":
+        check_upload(data, len(data), max_pixels)
+    suffix = {"cube": ".cube", "png": ".png", "tiff": ".tif"}[kind]
+    fd, name = tempfile.mkstemp(suffix=suffix)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        try:
+            return read_lut(name)
+        except RestorekitError as e:  # the message names the file: not the server's path
+            message = str(e).replace(f"'{name}'", "the look").replace(name, "the look")
+            raise RestorekitError(message) from None
+    finally:
+        os.unlink(name)
+
+
 def _png(x: torch.Tensor, bits: int = 8) -> bytes:
     from restorekit.io import write_image
 
@@ -142,6 +170,7 @@ def create_app(max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_UPLOAD_P
     from restorekit.serve.tasks import cli_command, parse_settings, run_task
 
     images: OrderedDict[str, _Image] = OrderedDict()
+    looks: OrderedDict[str, Any] = OrderedDict()
     lock = threading.Lock()
     work = threading.Lock()  # one computation at a time: the machine has few cores
 
@@ -180,6 +209,28 @@ def create_app(max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_UPLOAD_P
             raise RestorekitError("the request must be a JSON object")
         return body
 
+    def look_of(settings: Any) -> Any:
+        token = settings.values.get("look")
+        if not token:
+            return None
+        with lock:
+            found = looks.get(token)
+        if found is None:
+            raise RestorekitError("no such look (expired, or uploaded in another tab)")
+        return found
+
+    async def read_body(request: Request) -> bytes | None:
+        """The request's bytes, or None when over the byte limit."""
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > max_bytes:
+            return None
+        data = bytearray()
+        async for chunk in request.stream():
+            data += chunk
+            if len(data) > max_bytes:
+                return None
+        return bytes(data)
+
     async def page(request: Request) -> Response:
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
@@ -187,14 +238,9 @@ def create_app(max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_UPLOAD_P
         return JSONResponse({"samples": list(SAMPLES)})
 
     async def upload(request: Request) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > max_bytes:
+        data = await read_body(request)
+        if data is None:
             return error(f"the file is over the {max_bytes // 2**20} MB limit", 413)
-        data = bytearray()
-        async for chunk in request.stream():
-            data += chunk
-            if len(data) > max_bytes:
-                return error(f"the file is over the {max_bytes // 2**20} MB limit", 413)
         try:
             kind, note = check_upload(bytes(data), max_bytes, max_pixels)
             x, bits = _decode(bytes(data), kind)
@@ -205,6 +251,21 @@ def create_app(max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_UPLOAD_P
         except RestorekitError as e:
             return error(str(e))
         return keep(x, bits, "upload", note)
+
+    async def upload_look(request: Request) -> Response:
+        data = await read_body(request)
+        if data is None:
+            return error(f"the file is over the {max_bytes // 2**20} MB limit", 413)
+        try:
+            lut = _read_look(data, max_pixels)
+        except RestorekitError as e:
+            return error(str(e))
+        token = secrets.token_urlsafe(16)
+        with lock:
+            looks[token] = lut
+            while len(looks) > MAX_IMAGES:
+                looks.popitem(last=False)
+        return JSONResponse({"look": token, "size": lut.size})
 
     async def sample(request: Request) -> Response:
         name = request.path_params["name"]
@@ -239,7 +300,7 @@ def create_app(max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_UPLOAD_P
             t0, l0 = max(0, y0 - m), max(0, x0 - m)
             crop = img.x[..., t0 : min(H, y0 + side + m), l0 : min(W, x0 + side + m)]
             with work:
-                out = run_task(crop, settings)
+                out = run_task(crop, settings, look_of(settings))
             top, left = (y0 - t0) * scale, (x0 - l0) * scale
             out = out[..., top : top + side * scale, left : left + side * scale]
         except RestorekitError as e:
@@ -269,7 +330,7 @@ def create_app(max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_UPLOAD_P
             img = image_of(body)
             settings = parse_settings(body.get("settings"))
             with work:
-                out = attach_alpha(run_task(img.x, settings), img.alpha)
+                out = attach_alpha(run_task(img.x, settings, look_of(settings)), img.alpha)
         except RestorekitError as e:
             return error(str(e))
         words, options = cli_command(settings)
@@ -284,6 +345,7 @@ def create_app(max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_UPLOAD_P
         Route("/api/samples", samples),
         Route("/api/upload", upload, methods=["POST"]),
         Route("/api/sample/{name}", sample, methods=["POST"]),
+        Route("/api/look", upload_look, methods=["POST"]),
         Route("/api/view", view, methods=["POST"]),
         Route("/api/original", original, methods=["POST"]),
         Route("/api/download", download, methods=["POST"]),

@@ -20,6 +20,8 @@ __all__ = ["TASKS", "Settings", "cli_command", "parse_settings", "run_task"]
 #: the tasks on the page and their controls
 TASKS = ("denoise", "grain", "film", "upscale")
 DENOISE_METHODS = ("learned", "tv", "nlm-skimage")
+#: "default": the shipped calibrated gray or colour model; "oct": the self-supervised OCT model
+DENOISE_MODELS = ("default", "oct")
 GRAIN_ENGINES = ("learned", "gaussian", "boolean")
 UPSCALE_SCALES = (2, 3, 4)
 
@@ -60,7 +62,10 @@ def parse_settings(raw: Any) -> Settings:
         values = {
             "method": _choice(raw, "method", DENOISE_METHODS, "learned"),
             "sigma": "auto" if auto else _number(raw, "sigma", 0, 75, 25),
+            "model": _choice(raw, "model", DENOISE_MODELS, "default"),
         }
+        if values["model"] == "oct" and values["method"] != "learned":
+            raise RestorekitError("the OCT model is a learned denoiser: use method 'learned'")
     elif task == "grain":
         values = {
             "engine": _choice(raw, "engine", GRAIN_ENGINES, "learned"),
@@ -70,7 +75,12 @@ def parse_settings(raw: Any) -> Settings:
             "seed": int(_number(raw, "seed", 0, 2**31 - 1, 0)),
         }
     elif task == "film":
+        look = raw.get("look")
+        if look is not None and not isinstance(look, str):
+            raise RestorekitError("look must be the token of an uploaded look, or null")
         values = {
+            "look": look,
+            "strength": _number(raw, "strength", 0, 1, 1.0),
             "tone": _choice(raw, "tone", tuple(TONE_PRESETS), "soft-negative"),
             "grain_amount": _number(raw, "grain_amount", 0, 1, 0.35),
             "seed": int(_number(raw, "seed", 0, 2**31 - 1, 0)),
@@ -85,6 +95,8 @@ def cli_command(settings: Settings) -> tuple[list[str], list[str]]:
     the same output."""
     v = settings.values
     if settings.task == "denoise":
+        if v["model"] == "oct":
+            return ["denoise"], ["--model", "oct"]
         sigma = "auto" if v["sigma"] == "auto" else f"{v['sigma']:g}"
         return ["denoise"], ["--method", v["method"], "--sigma", sigma]
     if settings.task == "grain":
@@ -94,14 +106,20 @@ def cli_command(settings: Settings) -> tuple[list[str], list[str]]:
         ]  # fmt: skip
     if settings.task == "film":
         amount = f"{v['grain_amount']:g}"
-        return ["film"], ["--tone", v["tone"], "--grain-amount", amount, "--seed", str(v["seed"])]
+        look = ["--look", "LOOK", "--strength", f"{v['strength']:g}"] if v["look"] else []
+        return ["film"], [
+            *look, "--tone", v["tone"], "--grain-amount", amount, "--seed", str(v["seed"]),
+        ]  # fmt: skip
     return ["upscale"], ["--scale", str(v["scale"])]
 
 
-def run_task(x: torch.Tensor, settings: Settings) -> torch.Tensor:
-    """The task's output for the RGB or gray image ``x`` ``(1, C, H, W)``, as the CLI makes it."""
+def run_task(x: torch.Tensor, settings: Settings, look: Any = None) -> torch.Tensor:
+    """The task's output for the RGB or gray image ``x`` ``(1, C, H, W)``, as the CLI makes it
+    (``look``: the film task's LUT, read from the uploaded look file)."""
     v = settings.values
     if settings.task == "denoise":
+        if v["model"] == "oct":
+            return _denoise_oct(x)
         return _denoise(x, v["method"], v["sigma"])
     if settings.task == "grain":
         from restorekit.film.boolean import BooleanGrain
@@ -124,7 +142,7 @@ def run_task(x: torch.Tensor, settings: Settings) -> torch.Tensor:
             return render_grain("learned", t, params, g)
 
         tone = tone_preset(v["tone"])
-        return film_pipeline(x, None, 1.0, tone, grain, grain_amount=v["grain_amount"])
+        return film_pipeline(x, look, v["strength"], tone, grain, grain_amount=v["grain_amount"])
     from restorekit.models.sr import load_upscaler, upscale_learned
 
     _need_rgb(x, "upscale")
@@ -152,3 +170,16 @@ def _denoise(x: torch.Tensor, method: str, sigma: float | str) -> torch.Tensor:
 
     model, cal = load_pretrained_denoiser(x.shape[1])
     return denoise_learned(x, sigma=sigma, model=model, calibration=cal, ensemble=1).clamp(0, 1)
+
+
+def _denoise_oct(x: torch.Tensor) -> torch.Tensor:
+    """The shipped self-supervised OCT model (blind), as ``restorekit denoise --model oct``."""
+    from restorekit.models.control import denoise_learned, load_denoiser
+    from restorekit.models.pretrained import pretrained_path
+
+    model, cal = load_denoiser(pretrained_path("oct"))
+    if x.shape[1] != model.in_channels:
+        raise RestorekitError(
+            f"the OCT model takes gray B-scans; this image has {x.shape[1]} channels"
+        )
+    return denoise_learned(x, level=0.0, model=model, calibration=cal, ensemble=1).clamp(0, 1)
