@@ -93,6 +93,26 @@ def test_film_look_upload_and_oct_model_equal_the_command_line(client, tmp_path,
         )
 
 
+@pytest.mark.parametrize("method", ["learned", "menon"])
+def test_demosaic_download_equals_mosaic_then_demosaic(client, tmp_path, kodak, method):
+    token = _upload(client, kodak.read_bytes())["token"]
+    settings = {"task": "demosaic", "cfa": "GRBG", "method": method}
+    r = client.post("/api/download", json={"token": token, "settings": settings})
+    assert r.status_code == 200, r.text
+    table = {"IN": str(kodak), "MOSAIC": str(tmp_path / "raw.png"), "OUT": str(tmp_path / "o.png")}
+    for command in r.headers["X-Restorekit-Command"].split(" && "):
+        words = [table.get(w, w) for w in command.split()[1:]]
+        subprocess.run(cli(*words), check=True, capture_output=True)
+    expected = np.asarray(Image.open(tmp_path / "o.png"))
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(r.content))), expected)
+    # the mosaic itself, uploaded: the same result, and the same command without the mosaic step
+    raw = _upload(client, (tmp_path / "raw.png").read_bytes())
+    assert raw["channels"] == 1
+    r2 = client.post("/api/download", json={"token": raw["token"], "settings": settings})
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(r2.content))), expected)
+    assert "mosaic" not in r2.headers["X-Restorekit-Command"].replace("demosaic", "")
+
+
 def test_view_is_a_region_and_changes_with_the_slider(client, kodak):
     token = _upload(client, kodak.read_bytes())["token"]
     digests = set()

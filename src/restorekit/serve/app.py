@@ -167,7 +167,7 @@ def create_app(max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_UPLOAD_P
     from starlette.responses import FileResponse, JSONResponse, Response
     from starlette.routing import Route
 
-    from restorekit.serve.tasks import cli_command, parse_settings, run_task
+    from restorekit.serve.tasks import cli_command, is_rgb_photo, parse_settings, run_task
 
     images: OrderedDict[str, _Image] = OrderedDict()
     looks: OrderedDict[str, Any] = OrderedDict()
@@ -286,7 +286,8 @@ def create_app(max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_UPLOAD_P
             if isinstance(v, bool) or not isinstance(v, int):
                 raise RestorekitError("x, y and size must be integers")
         side = max(8, min(size // scale, 1024, H, W))
-        return max(0, min(x0, W - side)), max(0, min(y0, H - side)), side
+        # even offsets: a Bayer mosaic's phase is kept in the region
+        return max(0, min(x0, W - side)) // 2 * 2, max(0, min(y0, H - side)) // 2 * 2, side
 
     async def view(request: Request) -> Response:
         try:
@@ -334,9 +335,15 @@ def create_app(max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_UPLOAD_P
         except RestorekitError as e:
             return error(str(e))
         words, options = cli_command(settings)
+        command = " ".join(["restorekit", *words, "IN", "OUT", *options])
+        if settings.task == "demosaic" and is_rgb_photo(img.x):
+            cfa = settings.values["cfa"]
+            command = f"restorekit mosaic IN MOSAIC --cfa {cfa} && " + command.replace(
+                " IN ", " MOSAIC ", 1
+            )
         headers = {
             "Content-Disposition": f'attachment; filename="{img.name}-{settings.task}.png"',
-            "X-Restorekit-Command": " ".join(["restorekit", *words, "IN", "OUT", *options]),
+            "X-Restorekit-Command": command,
         }
         return Response(_png(out, img.bits), media_type="image/png", headers=headers)
 

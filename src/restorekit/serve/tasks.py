@@ -15,10 +15,12 @@ import torch
 
 from restorekit.errors import RestorekitError
 
-__all__ = ["TASKS", "Settings", "cli_command", "parse_settings", "run_task"]
+__all__ = ["TASKS", "Settings", "cli_command", "is_rgb_photo", "parse_settings", "run_task"]
 
 #: the tasks on the page and their controls
-TASKS = ("denoise", "grain", "film", "upscale")
+TASKS = ("denoise", "demosaic", "grain", "film", "upscale")
+CFAS = ("RGGB", "BGGR", "GRBG", "GBRG")
+DEMOSAIC_METHODS = ("learned", "menon", "mhc", "bilinear")
 DENOISE_METHODS = ("learned", "tv", "nlm-skimage")
 #: "default": the shipped calibrated gray or colour model; "oct": the self-supervised OCT model
 DENOISE_MODELS = ("default", "oct")
@@ -66,6 +68,11 @@ def parse_settings(raw: Any) -> Settings:
         }
         if values["model"] == "oct" and values["method"] != "learned":
             raise RestorekitError("the OCT model is a learned denoiser: use method 'learned'")
+    elif task == "demosaic":
+        values = {
+            "cfa": _choice(raw, "cfa", CFAS, "RGGB"),
+            "method": _choice(raw, "method", DEMOSAIC_METHODS, "learned"),
+        }
     elif task == "grain":
         values = {
             "engine": _choice(raw, "engine", GRAIN_ENGINES, "learned"),
@@ -92,8 +99,10 @@ def parse_settings(raw: Any) -> Settings:
 
 def cli_command(settings: Settings) -> tuple[list[str], list[str]]:
     """The ``restorekit`` command and its options (``restorekit CMD IN OUT OPTIONS``) that give
-    the same output."""
+    the same output (for demosaic: from the mosaic, ``restorekit mosaic`` of an RGB image)."""
     v = settings.values
+    if settings.task == "demosaic":
+        return ["demosaic"], ["--cfa", v["cfa"], "--method", v["method"]]
     if settings.task == "denoise":
         if v["model"] == "oct":
             return ["denoise"], ["--model", "oct"]
@@ -121,6 +130,13 @@ def run_task(x: torch.Tensor, settings: Settings, look: Any = None) -> torch.Ten
         if v["model"] == "oct":
             return _denoise_oct(x)
         return _denoise(x, v["method"], v["sigma"])
+    if settings.task == "demosaic":
+        from restorekit.degrade import mosaic, parse_cfa
+        from restorekit.tasks import DemosaicTask
+
+        cfa = parse_cfa(v["cfa"])
+        raw = mosaic(x, cfa) if is_rgb_photo(x) else x[:, :1]
+        return DemosaicTask().methods()[v["method"]](raw, cfa).clamp(0, 1)
     if settings.task == "grain":
         from restorekit.film.boolean import BooleanGrain
         from restorekit.film.pipeline import blend_grain, render_grain
@@ -183,3 +199,9 @@ def _denoise_oct(x: torch.Tensor) -> torch.Tensor:
             f"the OCT model takes gray B-scans; this image has {x.shape[1]} channels"
         )
     return denoise_learned(x, level=0.0, model=model, calibration=cal, ensemble=1).clamp(0, 1)
+
+
+def is_rgb_photo(x: torch.Tensor) -> bool:
+    """An RGB image that is not a gray mosaic stored as RGB: the demosaic task mosaics it
+    first (as ``restorekit mosaic``), to show what demosaicing recovers."""
+    return x.shape[1] == 3 and not torch.equal(x[:, :1].expand_as(x), x)
