@@ -113,6 +113,29 @@ def test_demosaic_download_equals_mosaic_then_demosaic(client, tmp_path, kodak, 
     assert "mosaic" not in r2.headers["X-Restorekit-Command"].replace("demosaic", "")
 
 
+def test_metrics_against_a_reference_follow_the_task_convention(client, tmp_path, kodak):
+    from restorekit.io import read_image
+    from restorekit.metrics import psnr
+
+    noisy = tmp_path / "noisy.png"
+    subprocess.run(cli("noise", str(kodak), str(noisy), "--sigma", "25"), check=True)
+    token = _upload(client, noisy.read_bytes())["token"]
+    settings = {"task": "denoise", "sigma": 25}
+    none = client.post("/api/metrics", json={"token": token, "settings": settings})
+    assert none.status_code == 400 and "reference image first" in none.json()["error"]
+    r = client.post(f"/api/reference?token={token}", content=kodak.read_bytes())
+    assert r.status_code == 200
+    got = client.post("/api/metrics", json={"token": token, "settings": settings}).json()
+    out = tmp_path / "out.png"
+    subprocess.run(cli("denoise", str(noisy), str(out), "--sigma", "25"), check=True)
+    expected = float(psnr(read_image(out).double(), read_image(kodak).double())[0])
+    assert abs(got["metrics"]["PSNR (dB)"] - expected) < 1e-6
+    grain = client.post("/api/metrics", json={"token": token, "settings": {"task": "grain"}})
+    assert grain.status_code == 400 and "judged by statistics" in grain.json()["error"]
+    up = client.post("/api/metrics", json={"token": token, "settings": {"task": "upscale"}})
+    assert up.status_code == 400 and "the reference must be the output's size" in up.json()["error"]
+
+
 def test_view_is_a_region_and_changes_with_the_slider(client, kodak):
     token = _upload(client, kodak.read_bytes())["token"]
     digests = set()

@@ -16,6 +16,9 @@ Endpoints (JSON errors as ``{"error": "..."}`` with status 400 or 413; the page 
   each tab keeps its own): two tabs never see each other's images.
 - ``POST /api/look`` (a ``.cube`` or Hald CLUT file's bytes): ``{"look": token}`` for the film
   task's settings.
+- ``POST /api/reference?token=T`` (an image's bytes): the reference of image T;
+  ``POST /api/metrics`` ``{"token", "settings"}``: the whole image run, measured against it in
+  the task's convention (:func:`~restorekit.serve.tasks.task_metrics`).
 - ``POST /api/view`` ``{"token", "settings", "x", "y", "size"}``: the task run on a region
   (with context around it) -> PNG; ``POST /api/original`` the same region untouched.
 - ``POST /api/download`` ``{"token", "settings"}``: the whole image, run as
@@ -61,6 +64,7 @@ class _Image:
     alpha: torch.Tensor | None
     bits: int
     name: str
+    reference: torch.Tensor | None = None
 
 
 def sniff_image(data: bytes) -> str:
@@ -167,7 +171,13 @@ def create_app(max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_UPLOAD_P
     from starlette.responses import FileResponse, JSONResponse, Response
     from starlette.routing import Route
 
-    from restorekit.serve.tasks import cli_command, is_rgb_photo, parse_settings, run_task
+    from restorekit.serve.tasks import (
+        cli_command,
+        is_rgb_photo,
+        parse_settings,
+        run_task,
+        task_metrics,
+    )
 
     images: OrderedDict[str, _Image] = OrderedDict()
     looks: OrderedDict[str, Any] = OrderedDict()
@@ -267,6 +277,33 @@ def create_app(max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_UPLOAD_P
                 looks.popitem(last=False)
         return JSONResponse({"look": token, "size": lut.size})
 
+    async def upload_reference(request: Request) -> Response:
+        data = await read_body(request)
+        if data is None:
+            return error(f"the file is over the {max_bytes // 2**20} MB limit", 413)
+        try:
+            img = image_of({"token": request.query_params.get("token")})
+            kind, _ = check_upload(data, max_bytes, max_pixels)
+            ref, _ = _decode(data, kind)
+        except RestorekitError as e:
+            return error(str(e))
+        img.reference = ref[:, :3]
+        return JSONResponse({"width": ref.shape[-1], "height": ref.shape[-2]})
+
+    async def metrics(request: Request) -> Response:
+        try:
+            body = await body_json(request)
+            img = image_of(body)
+            settings = parse_settings(body.get("settings"))
+            if img.reference is None:
+                raise RestorekitError("give a reference image first")
+            with work:
+                out = run_task(img.x, settings, look_of(settings))
+            values = task_metrics(out, img.reference, settings)
+        except RestorekitError as e:
+            return error(str(e))
+        return JSONResponse({"metrics": values})
+
     async def sample(request: Request) -> Response:
         name = request.path_params["name"]
         if name not in SAMPLES:
@@ -353,6 +390,8 @@ def create_app(max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_UPLOAD_P
         Route("/api/upload", upload, methods=["POST"]),
         Route("/api/sample/{name}", sample, methods=["POST"]),
         Route("/api/look", upload_look, methods=["POST"]),
+        Route("/api/reference", upload_reference, methods=["POST"]),
+        Route("/api/metrics", metrics, methods=["POST"]),
         Route("/api/view", view, methods=["POST"]),
         Route("/api/original", original, methods=["POST"]),
         Route("/api/download", download, methods=["POST"]),

@@ -15,7 +15,15 @@ import torch
 
 from restorekit.errors import RestorekitError
 
-__all__ = ["TASKS", "Settings", "cli_command", "is_rgb_photo", "parse_settings", "run_task"]
+__all__ = [
+    "TASKS",
+    "Settings",
+    "cli_command",
+    "is_rgb_photo",
+    "parse_settings",
+    "run_task",
+    "task_metrics",
+]
 
 #: the tasks on the page and their controls
 TASKS = ("denoise", "demosaic", "grain", "film", "upscale")
@@ -205,3 +213,40 @@ def is_rgb_photo(x: torch.Tensor) -> bool:
     """An RGB image that is not a gray mosaic stored as RGB: the demosaic task mosaics it
     first (as ``restorekit mosaic``), to show what demosaicing recovers."""
     return x.shape[1] == 3 and not torch.equal(x[:, :1].expand_as(x), x)
+
+
+def task_metrics(out: torch.Tensor, reference: torch.Tensor, settings: Settings) -> dict[str, Any]:
+    """The task's metrics of the output against a reference, in the convention its benchmark
+    uses (the output rounded to 8 bits first, as the downloaded file holds it).
+
+    - denoise: PSNR and SSIM (Wang et al. 2004) on RGB or gray;
+    - demosaic: CPSNR with a 10-pixel border;
+    - upscale: PSNR and SSIM on BT.601 Y with ``scale`` pixels cropped (the SR convention);
+    - grain and film: none (grain is random: judged by statistics, not pixel by pixel).
+    """
+    from restorekit.metrics import cpsnr, psnr, ssim
+
+    task = settings.task
+    if task in ("grain", "film"):
+        raise RestorekitError(
+            "film grain is random: it is judged by statistics (spectrum, variance), not against "
+            "a reference pixel by pixel"
+        )
+    if reference.shape[1] != out.shape[1] or reference.shape[-2:] != out.shape[-2:]:
+        h, w = out.shape[-2:]
+        raise RestorekitError(
+            f"the reference must be the output's size and channels ({w}x{h}, {out.shape[1]} "
+            f"channel(s)), got {reference.shape[-1]}x{reference.shape[-2]}, "
+            f"{reference.shape[1]} channel(s)"
+        )
+    y = (out.double() * 255).round() / 255
+    ref = reference.double()
+    if task == "demosaic":
+        return {"CPSNR (dB, 10-px border)": float(cpsnr(y, ref)[0])}
+    if task == "upscale":
+        s = settings.values["scale"]
+        return {
+            f"PSNR Y (dB, crop {s})": float(psnr(y, ref, crop=s, y_only=True)[0]),
+            f"SSIM Y (crop {s})": float(ssim(y, ref, crop=s, y_only=True)[0]),
+        }
+    return {"PSNR (dB)": float(psnr(y, ref)[0]), "SSIM": float(ssim(y, ref)[0])}
