@@ -33,6 +33,7 @@ KODAK = ROOT.parent / "shared" / "data" / "test" / "color" / "Kodak24"
 UP_DOWN = [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 0.9, 0.8, 0.7, 0.6]
 CASES = (
     ("denoise (learned)", "denoise", "sigma", [5 * k for k in range(1, 14)]),
+    ("demosaic (learned)", "demosaic", "cfa", ["RGGB", "BGGR", "GRBG", "GBRG"] * 3 + ["RGGB"]),
     ("grain (learned)", "grain", "amount", UP_DOWN),
     ("film (tone + learned grain)", "film", "grain-amount", UP_DOWN),
     ("super-resolution x2 / x3", "upscale", "scale", ["2", "3"] * 6 + ["2"]),
