@@ -31,6 +31,20 @@ def cube(tmp_path):
     return path
 
 
+def test_the_parser_imports_no_torch():
+    import subprocess
+    import sys
+
+    from restorekit.cli.look import INTERPOLATIONS
+    from restorekit.film import lut
+
+    assert INTERPOLATIONS == lut.INTERPOLATIONS
+    code = "import sys; from restorekit.cli.main import _build_parser; _build_parser(); "
+    code += "print('torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip() == "False", done.stderr
+
+
 def test_look_apply_equals_the_library(capsys, tmp_path, photo, cube):
     out = tmp_path / "out.png"
     assert _run(capsys, "look", "apply", photo, out, "--look", cube, "--strength", "0.6")[0] == 0

@@ -13,6 +13,8 @@ __all__ = ["LUT_SUFFIXES", "register"]
 
 #: what ``--look`` and ``look convert`` read and write: .cube, or a Hald CLUT image
 LUT_SUFFIXES = (".cube", ".png", ".tif", ".tiff")
+#: ``restorekit.film.lut.INTERPOLATIONS``, spelled here so that the parser imports no torch
+INTERPOLATIONS = ("tetrahedral", "trilinear")
 
 FILM_GRAIN = ("learned", "boolean", "gaussian", "av1", "none")
 
@@ -20,7 +22,6 @@ FILM_GRAIN = ("learned", "boolean", "gaussian", "av1", "none")
 def register(sub: Subparsers) -> None:
     """Add ``look`` (with ``apply``, ``fit``, ``convert``) and ``film`` to the subcommands."""
     from restorekit.cli._common import _Parser
-    from restorekit.film.lut import INTERPOLATIONS
 
     look = sub.add_parser(
         "look", help="film looks as 3D LUTs: apply a .cube or Hald CLUT, fit one, convert"
@@ -42,8 +43,8 @@ def register(sub: Subparsers) -> None:
         "fit",
         help="learn a 3D LUT from example pairs (before, after) -> .cube",
         description="Fit a size^3 LUT to every pixel of the pairs: BEFORE_DIR and AFTER_DIR hold "
-        "images with the same file names (and sizes). Regularised least squares with Zeng et "
-        "al.'s smoothness and monotonicity terms.",
+        "images with the same names (the suffix may differ: a.jpg pairs with a.png) and sizes. "
+        "Regularised least squares with Zeng et al.'s smoothness and monotonicity terms.",
     )
     p.add_argument(
         "--pairs", nargs=2, required=True, metavar=("BEFORE_DIR", "AFTER_DIR"), help="folders"
@@ -108,7 +109,6 @@ def _add_look_options(p: argparse.ArgumentParser, methods: tuple[str, ...]) -> N
 
 def _check_look_options(args: argparse.Namespace) -> None:
     from restorekit.cli._common import _check_method
-    from restorekit.film.lut import INTERPOLATIONS
 
     if not 0 <= args.strength <= 1:
         raise RestorekitError(f"--strength must be in [0, 1], got {args.strength:g}")
@@ -174,19 +174,19 @@ def cmd_look_fit(args: argparse.Namespace) -> None:
     _check_lut_output(args.out)
     before_dir, after_dir = (Path(d) for d in args.pairs)
     before = list_images(before_dir)
-    after = {p.name: p for p in list_images(after_dir)}
-    missing = [p.name for p in before if p.name not in after]
+    after = {p.stem: p for p in list_images(after_dir)}  # by name: 1.jpg pairs with 1.png
+    missing = [p.name for p in before if p.stem not in after]
     if missing:
         raise RestorekitError(
-            f"'{after_dir}' has no {missing[0]!r} ({len(missing)} of {len(before)} before images "
-            "have no after image of the same name)"
+            f"'{after_dir}' has no image named like {missing[0]!r} ({len(missing)} of "
+            f"{len(before)} before images have no after image of the same name)"
         )
 
     def pairs():
         for p in before:
-            x, y = read_image(p), read_image(after[p.name])
+            x, y = read_image(p), read_image(after[p.stem])
             _rgb(x, p)
-            _rgb(y, after[p.name])
+            _rgb(y, after[p.stem])
             if x.shape != y.shape:
                 raise RestorekitError(
                     f"'{p.name}': before is {x.shape[-1]}x{x.shape[-2]}, after is "

@@ -164,13 +164,24 @@ def halation(x: torch.Tensor, params: Halation) -> torch.Tensor:
 
 
 def characteristic_curve(x: torch.Tensor, curve: CharacteristicCurve) -> torch.Tensor:
-    """Toe / shoulder S-curve and black / white levels per channel on sRGB-encoded ``x``."""
+    """Toe / shoulder S-curve and black / white levels per channel on sRGB-encoded ``x``.
+
+    The cubic of the module docstring, expanded and scaled by the output range, is evaluated
+    by Horner's rule: ``b + u (c1 + u (c2 + u c3))`` with ``c1 = (w - b)(1 - t)``,
+    ``c2 = (w - b)(2t + s)``, ``c3 = -(w - b)(t + s)``.
+    """
     check_image(x, channels=3)
-    view = lambda v: torch.tensor(v, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)  # noqa: E731
-    t, s, b, w = (view(v) for v in (curve.toe, curve.shoulder, curve.black, curve.white))
+
+    def coefficient(values: list[float]) -> torch.Tensor:
+        return torch.tensor(values, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+
+    rows = list(zip(curve.toe, curve.shoulder, curve.black, curve.white, strict=True))
+    c1 = coefficient([(w - b) * (1 - t) for t, s, b, w in rows])
+    c2 = coefficient([(w - b) * (2 * t + s) for t, s, b, w in rows])
+    c3 = coefficient([-(w - b) * (t + s) for t, s, b, w in rows])
+    black = coefficient(list(curve.black))
     u = x.clamp(0, 1)
-    y = u - t * u * (1 - u) ** 2 + s * u**2 * (1 - u)
-    return b + (w - b) * y
+    return torch.addcmul(black, u, torch.addcmul(c1, u, torch.addcmul(c2, u, c3)))
 
 
 def apply_tone(x: torch.Tensor, tone: FilmTone) -> torch.Tensor:

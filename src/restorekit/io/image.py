@@ -192,9 +192,15 @@ def to_numpy(x: torch.Tensor, bits: int = 8) -> np.ndarray:
     if x.ndim != 3:
         raise RestorekitError(f"expected (1, C, H, W) or (C, H, W), got {tuple(x.shape)}")
     peak = 255 if bits == 8 else 65535
-    a = (x.detach().to("cpu", torch.float64).clamp(0, 1) * peak).round().numpy()
-    a = a.astype(np.uint8 if bits == 8 else np.uint16)
-    return a[0] if a.shape[0] == 1 else np.ascontiguousarray(a.transpose(1, 2, 0))
+    C, H, W = x.shape
+    out = np.empty((H, W, C), np.uint8 if bits == 8 else np.uint16)
+    x = x.detach().to("cpu")
+    rows = max(1, (1 << 18) // max(1, W * C))  # blocks of about 256 K values stay in cache
+    for r in range(0, H, rows):
+        # float64: the product of a float32 value and the peak is exact, so is its rounding
+        block = x[:, r : r + rows].to(torch.float64).clamp_(0, 1).mul_(peak).round_()
+        out[r : r + rows] = block.permute(1, 2, 0).numpy()
+    return out[..., 0] if C == 1 else out
 
 
 def read_image_with_depth(path: str | os.PathLike, mode: Mode = "keep") -> tuple[torch.Tensor, int]:
@@ -279,7 +285,9 @@ def _encode(arr: np.ndarray, suffix: str, bits: int, quality: int) -> bytes:
     buf = _io.BytesIO()
     im = Image.fromarray(arr)  # uint16 2-D becomes mode I;16
     if suffix == ".png":
-        im.save(buf, format="PNG")
+        # zlib level 3: about 20 % faster than Pillow's default 6 on photographs and grain,
+        # files a few per cent larger; lossless either way
+        im.save(buf, format="PNG", compress_level=3)
     else:
         im.save(buf, format="JPEG", quality=quality, subsampling=0)
     return buf.getvalue()
