@@ -136,6 +136,28 @@ def test_metrics_against_a_reference_follow_the_task_convention(client, tmp_path
     assert up.status_code == 400 and "the reference must be the output's size" in up.json()["error"]
 
 
+def test_camera_raw_is_developed_as_restorekit_develop(client, tmp_path):
+    from helpers import DATA
+
+    raw = DATA / "raw" / "kodak_dc50.kdc"
+    info = _upload(client, raw.read_bytes())
+    assert info["raw"] and "camera raw" in info["note"]
+    for method in ("learned", "menon"):
+        settings = {"task": "demosaic", "method": method}
+        r = client.post("/api/download", json={"token": info["token"], "settings": settings})
+        assert r.status_code == 200, r.text
+        command = r.headers["X-Restorekit-Command"]
+        assert command == f"restorekit develop IN OUT --method {method}"
+        out = tmp_path / f"{method}.png"
+        subprocess.run(cli("develop", str(raw), str(out), "--method", method), check=True)
+        ours = np.asarray(Image.open(io.BytesIO(r.content)))
+        assert np.array_equal(ours, np.asarray(Image.open(out)))
+    view = client.post(
+        "/api/view", json={"token": info["token"], "settings": settings, "x": 40, "y": 30}
+    )
+    assert view.status_code == 200
+
+
 def test_view_is_a_region_and_changes_with_the_slider(client, kodak):
     token = _upload(client, kodak.read_bytes())["token"]
     digests = set()

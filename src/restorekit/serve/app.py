@@ -65,6 +65,7 @@ class _Image:
     bits: int
     name: str
     reference: torch.Tensor | None = None
+    raw: Any = None  # a camera raw (restorekit.io.raw.RawImage): x is its developed preview
 
 
 def sniff_image(data: bytes) -> str:
@@ -163,6 +164,27 @@ def _view_png(x: torch.Tensor) -> bytes:
     return buf.getvalue()
 
 
+def _read_camera_raw(data: bytes, max_pixels: int) -> Any:
+    """A camera raw LibRaw reads (DNG, NEF, CR2, ARW, KDC, ...), or None when it is not one."""
+    try:
+        from restorekit.io.raw import read_raw
+    except ImportError:  # rawpy missing: raws are not offered
+        return None
+    fd, name = tempfile.mkstemp(suffix=".raw")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        try:
+            raw = read_raw(name)
+        except RestorekitError:
+            return None
+    finally:
+        os.unlink(name)
+    if raw.mosaic.shape[-1] * raw.mosaic.shape[-2] > max_pixels:
+        raise RestorekitError(f"the raw is over the {max_pixels / 1e6:g} megapixel limit")
+    return raw
+
+
 def _png(x: torch.Tensor, bits: int = 8) -> bytes:
     from restorekit.io import write_image
 
@@ -184,6 +206,7 @@ def create_app(max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_UPLOAD_P
 
     from restorekit.serve.tasks import (
         cli_command,
+        develop_raw,
         is_rgb_photo,
         parse_settings,
         run_task,
@@ -198,17 +221,18 @@ def create_app(max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_UPLOAD_P
     def error(message: str, status: int = 400) -> JSONResponse:
         return JSONResponse({"error": message}, status_code=status)
 
-    def keep(x: torch.Tensor, bits: int, name: str, note: str) -> JSONResponse:
+    def keep(x: torch.Tensor, bits: int, name: str, note: str, raw: Any = None) -> JSONResponse:
         alpha = None
         if x.shape[1] == 4:
             x, alpha = x[:, :3], x[:, 3:]
         token = secrets.token_urlsafe(16)
         with lock:
-            images[token] = _Image(x, alpha, bits, name)
+            images[token] = _Image(x, alpha, bits, name, raw=raw)
             while len(images) > MAX_IMAGES:
                 images.popitem(last=False)
         H, W = x.shape[-2:]
         info = {"token": token, "width": W, "height": H, "bits": bits, "channels": x.shape[1]}
+        info["raw"] = raw is not None
         return JSONResponse({**info, "note": note})
 
     def image_of(body: dict) -> _Image:
@@ -263,6 +287,16 @@ def create_app(max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_UPLOAD_P
         if data is None:
             return error(f"the file is over the {max_bytes // 2**20} MB limit", 413)
         try:
+            raw = None
+            if not data.startswith((b"\x89PNG", b"\xff\xd8\xff")):
+                raw = _read_camera_raw(bytes(data), max_pixels)
+            if raw is not None:
+                from restorekit.io.raw import develop
+                from restorekit.tasks import DemosaicTask
+
+                preview, info = develop(raw, DemosaicTask().methods()["learned"], method="learned")
+                note = f"camera raw, CFA {info['cfa']}: developed (demosaic: learned)"
+                return keep(preview, 8, "raw", note, raw=raw)
             kind, note = check_upload(bytes(data), max_bytes, max_pixels)
             x, bits = _decode(bytes(data), kind)
             if bits == 16:
@@ -349,7 +383,10 @@ def create_app(max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_UPLOAD_P
             t0, l0 = max(0, y0 - m), max(0, x0 - m)
             crop = img.x[..., t0 : min(H, y0 + side + m), l0 : min(W, x0 + side + m)]
             with work:
-                out = run_task(crop, settings, look_of(settings))
+                if img.raw is not None and settings.task == "demosaic":
+                    out = develop_raw(img.raw, settings)[..., t0:, l0:]
+                else:
+                    out = run_task(crop, settings, look_of(settings))
             top, left = (y0 - t0) * scale, (x0 - l0) * scale
             out = out[..., top : top + side * scale, left : left + side * scale]
         except RestorekitError as e:
@@ -379,12 +416,17 @@ def create_app(max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_UPLOAD_P
             img = image_of(body)
             settings = parse_settings(body.get("settings"))
             with work:
-                out = attach_alpha(run_task(img.x, settings, look_of(settings)), img.alpha)
+                if img.raw is not None and settings.task == "demosaic":
+                    out = develop_raw(img.raw, settings)
+                else:
+                    out = attach_alpha(run_task(img.x, settings, look_of(settings)), img.alpha)
         except RestorekitError as e:
             return error(str(e))
         words, options = cli_command(settings)
         command = " ".join(["restorekit", *words, "IN", "OUT", *options])
-        if settings.task == "demosaic" and is_rgb_photo(img.x):
+        if img.raw is not None and settings.task == "demosaic":
+            command = f"restorekit develop IN OUT --method {settings.values['method']}"
+        elif settings.task == "demosaic" and is_rgb_photo(img.x):
             cfa = settings.values["cfa"]
             command = f"restorekit mosaic IN MOSAIC --cfa {cfa} && " + command.replace(
                 " IN ", " MOSAIC ", 1

@@ -19,6 +19,7 @@ __all__ = [
     "TASKS",
     "Settings",
     "cli_command",
+    "develop_raw",
     "is_rgb_photo",
     "parse_settings",
     "run_task",
@@ -250,3 +251,14 @@ def task_metrics(out: torch.Tensor, reference: torch.Tensor, settings: Settings)
             f"SSIM Y (crop {s})": float(ssim(y, ref, crop=s, y_only=True)[0]),
         }
     return {"PSNR (dB)": float(psnr(y, ref)[0]), "SSIM": float(ssim(y, ref)[0])}
+
+
+def develop_raw(raw: Any, settings: Settings) -> torch.Tensor:
+    """A camera raw developed with the demosaic task's method, as ``restorekit develop``
+    (camera white balance, colour matrix, sRGB; the CFA comes from the file)."""
+    from restorekit.io.raw import develop
+    from restorekit.tasks import DemosaicTask
+
+    method = settings.values["method"]
+    rgb, _ = develop(raw, DemosaicTask().methods()[method], method=method)
+    return rgb
