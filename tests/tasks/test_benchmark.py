@@ -76,6 +76,33 @@ def test_denoise_pairs_follow_the_seed_convention():
     np.testing.assert_allclose(pairs[1].input[0, 0].numpy() * 255, n2, atol=1e-9)
 
 
+def test_denoise_8bit_convention_clips_rounds_and_scores_rounded_outputs():
+    import numpy as np
+    import torch
+
+    task = DenoiseTask()
+    conds = task.conditions([50], quantize=8)
+    assert [c.label for c in conds] == ["sigma=50", "sigma=50 8-bit"]
+    clean = [("a", np.full((16, 17), 240, np.uint8)), ("b", np.full((12, 12), 10, np.uint8))]
+    floats = list(task.pairs(clean, conds[0]))
+    files = list(task.pairs(clean, conds[1]))
+    for f, q in zip(floats, files, strict=True):
+        expected = np.clip(np.round(f.input.numpy() * 255), 0, 255)
+        np.testing.assert_array_equal(q.input.numpy() * 255, expected)  # the same draws
+    assert files[0].input.max() == 1.0 and files[1].input.min() == 0.0  # clipped
+    out = files[0].target + 0.3 / 255  # off the 8-bit grid: rounded before scoring
+    assert task.score(out, files[0], conds[1])["psnr"] == float("inf")
+    assert task.score(out, files[0], conds[0])["psnr"] < 60
+    with pytest.raises(RestorekitError, match="quantizes to 8 bits"):
+        task.conditions([25], quantize=16)
+    assert torch.is_tensor(out)
+
+
+def test_bench_quantize_is_for_denoise(capsys, tmp_path):
+    code = main(["bench", "sr", "--quantize", "8", "--out", str(tmp_path)])
+    assert code == 2 and "--quantize is for bench denoise" in capsys.readouterr().err
+
+
 def test_unknown_task_and_method():
     with pytest.raises(RestorekitError, match="unknown task 'denoize'; known: denoise"):
         get_task("denoize")

@@ -31,6 +31,14 @@ def register(sub: Subparsers) -> None:
     p.add_argument(
         "--sigma", nargs="+", type=float, default=None, help="denoise: noise levels, 0..255"
     )
+    p.add_argument(
+        "--quantize",
+        type=int,
+        choices=(8,),
+        default=None,
+        help="denoise: also the 8-bit convention (noisy files clipped and rounded to 8 bits, "
+        "outputs rounded), beside the float one",
+    )
     p.add_argument("--scale", nargs="+", type=int, default=None, help="sr: scales")
     p.add_argument("--cfa", nargs="+", default=None, help="demosaic: Bayer layouts")
     p.add_argument("--limit", type=int, default=None, help="use the first N images of each dataset")
@@ -49,7 +57,12 @@ def cmd_bench(args: argparse.Namespace) -> None:
 
     task = get_task(args.task)
     values = {"denoise": args.sigma, "sr": args.scale, "demosaic": args.cfa}[task.name]
-    conditions = task.conditions(values)
+    if args.quantize is not None and task.name != "denoise":
+        raise RestorekitError("--quantize is for bench denoise")
+    if args.quantize is not None:
+        conditions = task.conditions(values, quantize=args.quantize)
+    else:
+        conditions = task.conditions(values)
     if args.data:
         folders = [Path(d) for d in args.data]
     else:

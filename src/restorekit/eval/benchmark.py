@@ -296,7 +296,7 @@ def run_benchmark(
                     r.metrics[metric] = float(np.mean([v[metric] for v in r.per_image.values()]))
                 result.runs.append(r)
             if figures_dir is not None and tiles:
-                slug = cond.label.replace("=", "").replace(".", "p")
+                slug = cond.label.replace("=", "").replace(".", "p").replace(" ", "-")
                 path = Path(figures_dir) / f"{task.name}-{dname}-{slug}.png"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 comparison_strip(tiles, path)

@@ -23,19 +23,20 @@ class Condition:
 
     name: str
     value: Any
+    variant: str = ""  # another convention at the same value, e.g. "8-bit"
 
     @property
     def label(self) -> str:
-        """``name=value``, with whole floats written as integers.
+        """``name=value``, with whole floats written as integers, and the variant if any.
 
         Example:
-            >>> Condition("sigma", 25.0).label
-            'sigma=25'
+            >>> Condition("sigma", 25.0).label, Condition("sigma", 25.0, "8-bit").label
+            ('sigma=25', 'sigma=25 8-bit')
         """
         v = self.value
         if isinstance(v, float) and v.is_integer():
             v = int(v)
-        return f"{self.name}={v}"
+        return f"{self.name}={v}" + (f" {self.variant}" if self.variant else "")
 
 
 @dataclass

@@ -5,6 +5,11 @@ once, then images in sorted filename order, ``noisy = clean + sigma * randn`` in
 0..255 scale, not clipped. Outputs are clipped to [0, 1] (not rounded); PSNR with data range 1
 (= 255 on 0..255); SSIM as Wang et al. 2004 with an 11x11 Gaussian window, sigma 1.5, population
 covariance (scikit-image ``gaussian_weights=True, use_sample_covariance=False``).
+
+The 8-bit convention (the files users have; conditions with the variant ``"8-bit"``): the same
+draws, then ``noisy = clip(round(clean + sigma * randn), 0, 255)`` stored as 8-bit values; every
+method is told the sigma of the noise before clipping; outputs are rounded to 8 bits (the file
+``restorekit denoise`` writes) before scoring.
 """
 
 from __future__ import annotations
@@ -37,11 +42,24 @@ class DenoiseTask:
         "np.random.seed(0) once per (dataset, sigma), images in sorted order, noisy = clean + "
         "sigma * randn in float64 on 0..255, not clipped; outputs clipped to [0, 255]; PSNR with "
         "data range 255; SSIM Gaussian 11x11, sigma 1.5, K1 0.01, K2 0.03 (scikit-image "
-        "gaussian_weights=True, use_sample_covariance=False), averaged over channels."
+        "gaussian_weights=True, use_sample_covariance=False), averaged over channels. Columns "
+        "marked 8-bit (--quantize 8): the same draws, noisy = clip(round(.), 0, 255) as an 8-bit "
+        "file, methods told the sigma before clipping, outputs rounded to 8 bits."
     )
 
-    def conditions(self, values: list[Any] | None = None) -> list[Condition]:
-        return [Condition("sigma", check_positive(v, "sigma")) for v in (values or [15, 25, 50])]
+    def conditions(
+        self, values: list[Any] | None = None, quantize: int | None = None
+    ) -> list[Condition]:
+        """The float-convention conditions, then (``quantize=8``) the 8-bit ones."""
+        sigmas = [check_positive(v, "sigma") for v in (values or [15, 25, 50])]
+        conds = [Condition("sigma", s) for s in sigmas]
+        if quantize is not None:
+            if quantize != 8:
+                from restorekit.errors import RestorekitError
+
+                raise RestorekitError(f"the denoise benchmark quantizes to 8 bits, got {quantize}")
+            conds += [Condition("sigma", s, "8-bit") for s in sigmas]
+        return conds
 
     def methods(self) -> dict[str, Callable[..., torch.Tensor]]:
         from restorekit.classical.denoise import DENOISERS
@@ -55,6 +73,8 @@ class DenoiseTask:
         for name, arr in images:
             clean = arr.astype(np.float64)
             noisy = clean + cond.value * rng.randn(*clean.shape)
+            if cond.variant == "8-bit":
+                noisy = np.clip(np.round(noisy), 0, 255)
             to_t = _hwc_to_tensor
             yield Pair(name, to_t(noisy / 255), to_t(clean / 255))
 
@@ -65,6 +85,8 @@ class DenoiseTask:
         from restorekit.metrics import psnr, ssim
 
         out = output.to(pair.target.dtype).clamp(0, 1)
+        if cond.variant == "8-bit":
+            out = (out * 255).round() / 255
         return {
             "psnr": float(psnr(out, pair.target)[0]),
             "ssim": float(ssim(out, pair.target)[0]),
