@@ -50,13 +50,7 @@ def register(sub: Subparsers) -> None:
         "synthesis from --table), learned (the shipped CNN), boolean-reference (the paper's "
         "pixel-wise Monte Carlo algorithm; slow)",
     )
-    p.add_argument("--radius", default="0.5", help="mean grain radius mu_r, pixels (default 0.5)")
-    p.add_argument(
-        "--radius-sigma",
-        default="0",
-        help="std of a log-normal radius sigma_r, pixels (default 0: constant radius)",
-    )
-    p.add_argument("--blur", default="0.8", help="Gaussian filter sigma_f, pixels (default 0.8)")
+    add_boolean_grain_options(p)
     p.add_argument(
         "--samples",
         type=int,
@@ -117,6 +111,18 @@ def register(sub: Subparsers) -> None:
     )
     p.add_argument("--block", type=int, default=32, help="flat-block size, pixels (default 32)")
     p.set_defaults(func=cmd_grain_analyze)
+
+
+def add_boolean_grain_options(p: argparse.ArgumentParser) -> None:
+    """``--radius``, ``--radius-sigma`` and ``--blur``: the Boolean model's parameters (read by
+    :func:`_boolean_params`), for ``grain render`` and ``film``."""
+    p.add_argument("--radius", default="0.5", help="mean grain radius mu_r, pixels (default 0.5)")
+    p.add_argument(
+        "--radius-sigma",
+        default="0",
+        help="std of a log-normal radius sigma_r, pixels (default 0: constant radius)",
+    )
+    p.add_argument("--blur", default="0.8", help="Gaussian filter sigma_f, pixels (default 0.8)")
 
 
 def _per_channel(text: str, name: str, channels: int) -> list[float]:

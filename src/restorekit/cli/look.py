@@ -7,6 +7,7 @@ import argparse
 import sys
 
 from restorekit.cli._common import Subparsers, _add_io, _process
+from restorekit.cli.grain import add_boolean_grain_options
 from restorekit.errors import RestorekitError
 
 __all__ = ["LUT_SUFFIXES", "register"]
@@ -84,9 +85,7 @@ def register(sub: Subparsers) -> None:
     _add_look_options(p, INTERPOLATIONS)
     p.add_argument("--tone", default="neutral", help="a tone preset (default neutral: none)")
     p.add_argument("--grain", default="learned", help=f"one of {', '.join(FILM_GRAIN)}")
-    p.add_argument("--radius", default="0.5", help="grain radius mu_r, pixels (default 0.5)")
-    p.add_argument("--radius-sigma", default="0", help="log-normal radius std (default 0)")
-    p.add_argument("--blur", default="0.8", help="grain filter sigma_f, pixels (default 0.8)")
+    add_boolean_grain_options(p)
     p.add_argument("--table", default=None, help="--grain av1: an aomenc film grain table")
     p.add_argument(
         "--grain-amount",
