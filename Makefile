@@ -59,7 +59,7 @@ format: $(VENV)/.installed-dev
 bench: $(VENV)/.installed
 	$(BIN)/restorekit bench sr
 	$(BIN)/restorekit bench demosaic
-	$(BIN)/restorekit bench denoise
+	$(BIN)/restorekit bench denoise --quantize 8
 	$(BIN)/python benchmarks/develop.py
 	$(BIN)/python benchmarks/tiling.py
 	$(BIN)/python benchmarks/update_readme.py
