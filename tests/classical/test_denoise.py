@@ -76,3 +76,23 @@ def test_bad_input():
         denoise(x, -0.1, method="tv")
     with pytest.raises(RestorekitError, match="must have 1 or 3 channels, got 2"):
         denoise(torch.zeros(1, 2, 8, 8), 0.1, method="tv")
+
+
+def test_opencv_colour_nlm_uses_the_measured_strengths_in_bgr():
+    """Colour NLM: OpenCV given BGR (its Lab conversion expects it) and the strengths measured on
+    training images, (15, 16) at sigma 25 (benchmarks/tune_nlm.py)."""
+    import cv2
+
+    from helpers import read_uint8, shared_images
+    from restorekit.classical.denoise import denoise_nlm_opencv, opencv_nlm_colour_strengths
+
+    assert [opencv_nlm_colour_strengths(s / 255) for s in (15, 25, 50)] == [
+        (9.0, 10.0), (15.0, 16.0), (26.0, 25.0)
+    ]  # fmt: skip
+    clean = read_uint8(shared_images("test/color/Kodak24")[3])[:128, :128]
+    rng = np.random.RandomState(0)
+    noisy = np.clip(np.round(clean + 25 * rng.randn(*clean.shape)), 0, 255).astype(np.uint8)
+    x = torch.from_numpy(noisy).permute(2, 0, 1)[None].double() / 255
+    ours = (denoise_nlm_opencv(x, 25 / 255)[0].permute(1, 2, 0).numpy() * 255).round()
+    ref = cv2.fastNlMeansDenoisingColored(noisy[..., ::-1].copy(), None, 15, 16, 7, 21)[..., ::-1]
+    assert np.array_equal(ours.astype(np.uint8), ref)
