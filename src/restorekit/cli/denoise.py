@@ -150,30 +150,22 @@ def cmd_denoise(args: argparse.Namespace) -> None:
         )
 
     def fn(x: torch.Tensor, src: Path) -> torch.Tensor:
+        from restorekit.tasks.denoise import auto_sigma, denoise_image
+
         if x.shape[1] not in (1, 3):
             raise RestorekitError(f"'{src}' has {x.shape[1]} channels; denoise needs gray or RGB")
         s = sigma
         if s == "auto":
-            from restorekit.classical.noise_level import estimate_noise_sigma
-
-            s = float(estimate_noise_sigma(x.double())[0]) * 255
+            s = auto_sigma(x)
             print(
                 f"{src.name}: estimated noise sigma {s:.2f} (0..255; patch PCA, Chen et al. 2015)"
             )
-            s = min(max(s, 0.5), 255.0)
-        if not learned:
-            return DENOISERS[args.method](x.double(), s / 255).clamp(0, 1)
-        from restorekit.models.control import denoise_learned
-        from restorekit.models.pretrained import load_pretrained_denoiser
-
-        model, cal = custom if custom is not None else load_pretrained_denoiser(x.shape[1])
-        if model.in_channels != x.shape[1]:
+        model, cal = custom if custom is not None else (None, None)
+        if learned and model is not None and model.in_channels != x.shape[1]:
             raise RestorekitError(
                 f"'{src}' has {x.shape[1]} channel(s); the model takes {model.in_channels}"
             )
-        steer = {"level": args.level} if args.level is not None else {"sigma": s}
-        out = denoise_learned(x, **steer, model=model, calibration=cal, ensemble=args.ensemble)
-        return out.clamp(0, 1)
+        return denoise_image(x, s, args.method, model, cal, args.level, args.ensemble)
 
     _process(args, fn)
 
@@ -183,10 +175,12 @@ def _resolve_model(name: str) -> tuple[Any, Any]:
     from pathlib import Path
 
     from restorekit.models.control import load_denoiser
-    from restorekit.models.pretrained import PRETRAINED, pretrained_path
+    from restorekit.models.pretrained import PRETRAINED
 
     if name in PRETRAINED:
-        return load_denoiser(pretrained_path(name))
+        from restorekit.models.pretrained import load_shipped_denoiser
+
+        return load_shipped_denoiser(name)
     if not Path(name).is_file():
         from restorekit._checks import closest_names
 

@@ -29,7 +29,13 @@ from restorekit.errors import RestorekitError
 if TYPE_CHECKING:
     from restorekit.models.control import LevelCalibration
 
-__all__ = ["PRETRAINED", "load_pretrained", "load_pretrained_denoiser", "pretrained_path"]
+__all__ = [
+    "PRETRAINED",
+    "load_pretrained",
+    "load_pretrained_denoiser",
+    "load_shipped_denoiser",
+    "pretrained_path",
+]
 
 #: shipped model name -> (file in restorekit/weights, registry name of its network)
 PRETRAINED: dict[str, tuple[str, str]] = {
@@ -72,10 +78,16 @@ def load_pretrained(name: str) -> nn.Module:
 
 
 @cache
-def load_pretrained_denoiser(channels: int) -> tuple[nn.Module, LevelCalibration | None]:
-    """The shipped gray (``channels=1``) or colour (3) denoiser and its sigma calibration."""
+def load_shipped_denoiser(name: str) -> tuple[nn.Module, LevelCalibration | None]:
+    """The shipped denoiser ``name`` (``denoise-gray``, ``denoise-color``, ``oct``) and its
+    calibration, loaded once per process."""
     from restorekit.models.control import load_denoiser
 
+    return load_denoiser(pretrained_path(name))
+
+
+def load_pretrained_denoiser(channels: int) -> tuple[nn.Module, LevelCalibration | None]:
+    """The shipped gray (``channels=1``) or colour (3) denoiser and its sigma calibration."""
     if channels not in (1, 3):
         raise RestorekitError(f"the shipped denoisers take 1 or 3 channels, got {channels}")
-    return load_denoiser(pretrained_path("denoise-gray" if channels == 1 else "denoise-color"))
+    return load_shipped_denoiser("denoise-gray" if channels == 1 else "denoise-color")

@@ -37,7 +37,7 @@ import secrets
 import tempfile
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +66,7 @@ class _Image:
     name: str
     reference: torch.Tensor | None = None
     raw: Any = None  # a camera raw (restorekit.io.raw.RawImage): x is its developed preview
+    developed: dict = field(default_factory=dict)  # the raw developed, per demosaic method
 
 
 def sniff_image(data: bytes) -> str:
@@ -276,6 +277,13 @@ def create_app(max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_UPLOAD_P
                 return None
         return bytes(data)
 
+    def developed(img: _Image, settings: Any) -> torch.Tensor:
+        """The raw developed with the settings' method, once per method (views reuse it)."""
+        method = settings.values["method"]
+        if method not in img.developed:
+            img.developed[method] = develop_raw(img.raw, settings)
+        return img.developed[method]
+
     async def page(request: Request) -> Response:
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
@@ -384,7 +392,7 @@ def create_app(max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_UPLOAD_P
             crop = img.x[..., t0 : min(H, y0 + side + m), l0 : min(W, x0 + side + m)]
             with work:
                 if img.raw is not None and settings.task == "demosaic":
-                    out = develop_raw(img.raw, settings)[..., t0:, l0:]
+                    out = developed(img, settings)[..., t0:, l0:]
                 else:
                     out = run_task(crop, settings, look_of(settings))
             top, left = (y0 - t0) * scale, (x0 - l0) * scale
@@ -417,7 +425,7 @@ def create_app(max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_UPLOAD_P
             settings = parse_settings(body.get("settings"))
             with work:
                 if img.raw is not None and settings.task == "demosaic":
-                    out = develop_raw(img.raw, settings)
+                    out = developed(img, settings)
                 else:
                     out = attach_alpha(run_task(img.x, settings, look_of(settings)), img.alpha)
         except RestorekitError as e:

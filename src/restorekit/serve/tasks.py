@@ -180,34 +180,23 @@ def _need_rgb(x: torch.Tensor, task: str) -> None:
 
 
 def _denoise(x: torch.Tensor, method: str, sigma: float | str) -> torch.Tensor:
-    if sigma == "auto":
-        from restorekit.classical.noise_level import estimate_noise_sigma
+    from restorekit.tasks.denoise import auto_sigma, denoise_image
 
-        sigma = min(max(float(estimate_noise_sigma(x.double())[0]) * 255, 0.5), 255.0)
-    if sigma == 0:
-        return x.clone()
-    if method != "learned":
-        from restorekit.classical.denoise import DENOISERS
-
-        return DENOISERS[method](x.double(), sigma / 255).clamp(0, 1)
-    from restorekit.models.control import denoise_learned
-    from restorekit.models.pretrained import load_pretrained_denoiser
-
-    model, cal = load_pretrained_denoiser(x.shape[1])
-    return denoise_learned(x, sigma=sigma, model=model, calibration=cal, ensemble=1).clamp(0, 1)
+    sigma = auto_sigma(x) if sigma == "auto" else sigma
+    return x.clone() if sigma == 0 else denoise_image(x, sigma, method)
 
 
 def _denoise_oct(x: torch.Tensor) -> torch.Tensor:
     """The shipped self-supervised OCT model (blind), as ``restorekit denoise --model oct``."""
-    from restorekit.models.control import denoise_learned, load_denoiser
-    from restorekit.models.pretrained import pretrained_path
+    from restorekit.models.pretrained import load_shipped_denoiser
+    from restorekit.tasks.denoise import denoise_image
 
-    model, cal = load_denoiser(pretrained_path("oct"))
+    model, cal = load_shipped_denoiser("oct")
     if x.shape[1] != model.in_channels:
         raise RestorekitError(
             f"the OCT model takes gray B-scans; this image has {x.shape[1]} channels"
         )
-    return denoise_learned(x, level=0.0, model=model, calibration=cal, ensemble=1).clamp(0, 1)
+    return denoise_image(x, None, "learned", model, cal, level=0.0)
 
 
 def is_rgb_photo(x: torch.Tensor) -> bool:

@@ -23,7 +23,7 @@ import torch
 from restorekit._checks import check_positive
 from restorekit.tasks.base import Condition, Pair
 
-__all__ = ["DenoiseTask"]
+__all__ = ["DenoiseTask", "auto_sigma", "denoise_image"]
 
 
 class DenoiseTask:
@@ -91,6 +91,50 @@ class DenoiseTask:
             "psnr": float(psnr(out, pair.target)[0]),
             "ssim": float(ssim(out, pair.target)[0]),
         }
+
+
+def auto_sigma(x: torch.Tensor) -> float:
+    """``--sigma auto``: the noise sigma (0..255 scale) estimated from the image (patch PCA, Chen
+    et al. 2015), kept within [0.5, 255]."""
+    from restorekit.classical.noise_level import estimate_noise_sigma
+
+    return min(max(float(estimate_noise_sigma(x.double())[0]) * 255, 0.5), 255.0)
+
+
+def denoise_image(
+    x: torch.Tensor,
+    sigma: float | None,
+    method: str = "learned",
+    model: Any = None,
+    calibration: Any = None,
+    level: float | None = None,
+    ensemble: int = 1,
+) -> torch.Tensor:
+    """What ``restorekit denoise`` does to one image (the CLI and the web page call it).
+
+    Args:
+        x: ``(1, C, H, W)`` in [0, 1].
+        sigma: the noise level on the 0..255 scale (unused when ``level`` is given).
+        method: ``learned`` or a classical denoiser's name.
+        model, calibration: the learned network (default: the shipped one for ``C`` channels).
+        level: steer the learned network by its level instead of sigma.
+        ensemble: the learned network's self-ensemble size.
+
+    Returns:
+        The estimate, clipped to [0, 1].
+    """
+    if method != "learned":
+        from restorekit.classical.denoise import DENOISERS
+
+        return DENOISERS[method](x.double(), sigma / 255).clamp(0, 1)
+    from restorekit.models.control import denoise_learned
+    from restorekit.models.pretrained import load_pretrained_denoiser
+
+    if model is None:
+        model, calibration = load_pretrained_denoiser(x.shape[1])
+    steer = {"level": level} if level is not None else {"sigma": sigma}
+    out = denoise_learned(x, **steer, model=model, calibration=calibration, ensemble=ensemble)
+    return out.clamp(0, 1)
 
 
 def _learned(x: torch.Tensor, sigma: float) -> torch.Tensor:
