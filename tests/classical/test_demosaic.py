@@ -285,3 +285,43 @@ def test_module_equals_function(method) -> None:
 def test_module_refuses_numpy_methods() -> None:
     with pytest.raises(RestorekitError, match=r"unknown torch demosaicing method 'menon'"):
         Demosaic(CFA.RGGB, method="menon")
+
+
+# --- noisy raws: the classical pipelines against the libraries they chain ----------------------
+
+
+def test_menon_then_cbm3d_is_colour_then_bm3d_rgb(images) -> None:
+    import bm3d
+
+    from restorekit.classical.demosaic import menon_then_cbm3d
+
+    g = torch.Generator().manual_seed(0)
+    raw = raw_of(images["Kodak24/kodim01.png"][:48, :64], CFA.GRBG).double()
+    raw = raw + 10 / 255 * torch.randn(raw.shape, generator=g, dtype=raw.dtype)
+    rgb = colour_ref("demosaicing_CFA_Bayer_Menon2007", raw, CFA.GRBG)
+    ref = bm3d.bm3d_rgb(rgb[0].permute(1, 2, 0).numpy(), sigma_psd=10 / 255)
+    out = menon_then_cbm3d(raw, CFA.GRBG, 10 / 255)
+    assert_close(
+        out, torch.from_numpy(np.asarray(ref)).permute(2, 0, 1)[None], atol=1e-6
+    )  # bm3d runs in float32 inside
+
+
+def test_bm3d_then_menon_denoises_each_cfa_plane_with_bm3d(images) -> None:
+    import bm3d
+
+    from restorekit.classical.demosaic import bm3d_then_menon
+
+    g = torch.Generator().manual_seed(1)
+    raw = raw_of(images["Kodak24/kodim01.png"][:48, :64], CFA.BGGR).double()
+    raw = raw + 10 / 255 * torch.randn(raw.shape, generator=g, dtype=raw.dtype)
+    planes = raw[0, 0].numpy()
+    clean = np.empty_like(planes)
+    for dy in (0, 1):
+        for dx in (0, 1):
+            clean[dy::2, dx::2] = bm3d.bm3d(planes[dy::2, dx::2], sigma_psd=10 / 255)
+    ref = colour_ref(
+        "demosaicing_CFA_Bayer_Menon2007", torch.from_numpy(clean)[None, None], CFA.BGGR
+    )
+    assert_close(bm3d_then_menon(raw, CFA.BGGR, 10 / 255), ref, atol=1e-6)
+    with pytest.raises(RestorekitError, match="even-sized"):
+        bm3d_then_menon(raw[..., :47, :], CFA.BGGR, 0.04)

@@ -51,3 +51,26 @@ def test_refusals():
         estimate_noise_sigma(torch.rand(1, 1, 32, 32), method="mad")
     with pytest.raises(RestorekitError, match="at least 7x7"):
         estimate_noise_sigma(torch.rand(1, 1, 5, 32))
+
+
+@pytest.mark.parametrize("sigma", [5, 10, 15])
+def test_raw_estimate_is_within_15_percent_on_kodak24_mosaics(sigma):
+    from restorekit.classical.noise_level import estimate_raw_noise
+    from restorekit.degrade import mosaic
+
+    paths = list_images(DATA / "test/color/Kodak24")[::3]  # 8 of the 24 (all: benchmarks/)
+    rng = np.random.RandomState(sigma)
+    for p in paths:
+        raw = mosaic(read_image(p).double(), "RGGB")
+        raw = raw + sigma / 255 * torch.from_numpy(rng.randn(*raw.shape))
+        estimate = float(estimate_raw_noise(raw)[0]) * 255
+        assert abs(estimate / sigma - 1) < 0.15, (p.name, estimate)
+
+
+def test_raw_estimate_refuses_a_tiny_or_rgb_raw():
+    from restorekit.classical.noise_level import estimate_raw_noise
+
+    with pytest.raises(RestorekitError):
+        estimate_raw_noise(torch.rand(1, 1, 20, 20))
+    with pytest.raises(RestorekitError):
+        estimate_raw_noise(torch.rand(1, 3, 64, 64))

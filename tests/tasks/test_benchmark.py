@@ -166,3 +166,82 @@ def test_quantized_outputs_are_8bit():
     x = torch.rand(1, 3, 4, 4)
     q = quantize(x) * 255
     assert torch.equal(q, q.round())
+
+
+def test_demosaic_noise_conditions_follow_the_seed_convention():
+    import numpy as np
+
+    task = DemosaicTask()
+    conds = task.conditions(["RGGB"], noise=[0, 10])
+    assert [c.label for c in conds] == ["cfa=RGGB", "cfa=RGGB sigma=10"]
+    gt = np.random.RandomState(5).randint(0, 256, (2, 24, 32, 3)).astype(np.uint8)
+    images = [("a", gt[0]), ("b", gt[1])]
+    pairs = list(task.pairs(images, conds[1]))
+    rng = np.random.RandomState(0)  # once per (dataset, condition), images in order
+    for (name, arr), pair in zip(images, pairs, strict=True):
+        clean = next(task.pairs([(name, arr)], conds[0])).input
+        want = clean + torch.from_numpy(10 / 255 * rng.randn(1, 1, 24, 32))
+        assert torch.equal(pair.input, want)  # not clipped
+    assert pairs[0].input.min() < 0 or pairs[0].input.max() > 1
+    # the pipelines run on noisy raws only; the demosaicers that take no level are references
+    assert not task.applies("bm3d+menon", conds[0]) and task.applies("bm3d+menon", conds[1])
+    assert task.applies("opencv-vng", conds[0]) and not task.applies("opencv-vng", conds[1])
+    assert task.applies("menon", conds[1])
+    with pytest.raises(RestorekitError):
+        task.conditions(["RGGB"], noise=[-5])
+
+
+def test_bench_reuses_an_earlier_run_and_checks_it(tmp_path, monkeypatch):
+    task = DemosaicTask()
+    folder = DATA / "test/color/Kodak24"
+    conds = task.conditions(["RGGB"], noise=[0, 5])
+    methods = ["mhc", "bilinear"]
+    first = run_benchmark(task, [folder], conds, methods=methods, limit=2, progress=False)
+    path, _ = first.write(tmp_path / "first")
+    calls = []
+    import importlib
+
+    classical = importlib.import_module("restorekit.classical.demosaic")
+
+    real = classical.DEMOSAICERS["mhc"]
+    monkeypatch.setitem(classical.DEMOSAICERS, "mhc", lambda *a: calls.append(1) or real(*a))
+    again = run_benchmark(
+        task,
+        [folder],
+        conds,
+        methods=methods,
+        limit=2,
+        figures_dir=tmp_path,
+        progress=False,
+        reuse=path,
+    )
+    # mhc ran once per condition, on the crop image, instead of on both images, and no warm-up
+    assert len(calls) == 2
+    for r in again.runs:
+        old = first.run_for(r.dataset, r.condition, r.method)
+        assert r.per_image == old.per_image
+    assert set(again.reused) == set(methods)
+    assert "scores and timings from an earlier run" in again.to_markdown()
+    # a changed method is caught on the crop image
+    monkeypatch.setitem(classical.DEMOSAICERS, "mhc", lambda *a: real(*a) * 0.9)
+    with pytest.raises(RestorekitError, match="the method or the data changed"):
+        run_benchmark(
+            task,
+            [folder],
+            conds,
+            methods=methods,
+            limit=2,
+            figures_dir=tmp_path,
+            progress=False,
+            reuse=path,
+        )
+    with pytest.raises(RestorekitError, match="another convention"):
+        run_benchmark(
+            SRTask(),
+            [folder],
+            SRTask().conditions([2]),
+            methods=["bicubic"],
+            limit=1,
+            progress=False,
+            reuse=path,
+        )

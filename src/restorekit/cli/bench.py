@@ -29,7 +29,12 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--data-root", default="../shared/data", help="root of the shared test data")
     p.add_argument("--methods", nargs="+", default=None, help="methods to run (default: all)")
     p.add_argument(
-        "--sigma", nargs="+", type=float, default=None, help="denoise: noise levels, 0..255"
+        "--sigma",
+        nargs="+",
+        type=float,
+        default=None,
+        help="denoise: noise levels, 0..255; demosaic: raw noise levels, 0..255 (0 = clean; "
+        "default 0 5 10 15)",
     )
     p.add_argument(
         "--quantize",
@@ -43,6 +48,14 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--cfa", nargs="+", default=None, help="demosaic: Bayer layouts")
     p.add_argument("--limit", type=int, default=None, help="use the first N images of each dataset")
     p.add_argument("--out", default="benchmarks/results", help="where to write the reports")
+    p.add_argument(
+        "--reuse",
+        default=None,
+        metavar="JSON",
+        help="an earlier benchmark JSON of this task: the methods it ran on the same images are "
+        "not run again (scores and timings copied; each re-run on the comparison-crop image, "
+        "where it must score the same)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_bench)
 
@@ -59,8 +72,12 @@ def cmd_bench(args: argparse.Namespace) -> None:
     values = {"denoise": args.sigma, "sr": args.scale, "demosaic": args.cfa}[task.name]
     if args.quantize is not None and task.name != "denoise":
         raise RestorekitError("--quantize is for bench denoise")
+    if args.sigma is not None and task.name == "sr":
+        raise RestorekitError("--sigma is for bench denoise and bench demosaic")
     if args.quantize is not None:
         conditions = task.conditions(values, quantize=args.quantize)
+    elif task.name == "demosaic":
+        conditions = task.conditions(values, noise=args.sigma or list(task.bench_noise))
     else:
         conditions = task.conditions(values)
     if args.data:
@@ -83,6 +100,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
         figures_dir=args.out,
         progress=not args.quiet,
         command=command,
+        reuse=args.reuse,
     )
     json_path, md_path = result.write(args.out)
     print(result.to_markdown())

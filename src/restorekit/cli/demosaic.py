@@ -31,7 +31,11 @@ DEMOSAIC_METHODS = (
     "opencv-bilinear",
     "opencv-ea",
     "opencv-vng",
+    "menon+cbm3d",
+    "bm3d+menon",
 )
+#: the methods that take a noise level (``--noise``); ``learned`` does when its model has a map
+_NOISY_METHODS = ("menon+cbm3d", "bm3d+menon")
 
 
 def _add_demosaic_method(p: argparse.ArgumentParser) -> None:
@@ -45,6 +49,14 @@ def _add_demosaic_method(p: argparse.ArgumentParser) -> None:
         default=None,
         metavar="FILE",
         help="with --method learned: a model file from `restorekit train` (default: the shipped)",
+    )
+    p.add_argument(
+        "--noise",
+        default=None,
+        metavar="SIGMA|auto",
+        help="the raw's noise level, standard deviation on the 0..255 scale of its range, or "
+        "'auto' to estimate it on the flat blocks of the CFA planes; for the joint learned model "
+        "and the menon+cbm3d / bm3d+menon pipelines (default: a clean raw)",
     )
 
 
@@ -106,31 +118,98 @@ def _as_mosaic(x: torch.Tensor, src: Path) -> torch.Tensor:
     return x
 
 
-def _demosaicer(args: argparse.Namespace) -> Callable[[torch.Tensor, object], torch.Tensor]:
-    """The demosaicing function named by ``--method`` (and ``--model`` for ``learned``)."""
-    from functools import partial
+def _parse_noise(value: str | None) -> float | str | None:
+    """``--noise``: None, ``"auto"`` or a level >= 0 on the 0..255 scale."""
+    if value is None or value == "auto":
+        return value
+    try:
+        sigma = float(value)
+    except ValueError:
+        raise RestorekitError(
+            f"--noise must be a number (0..255 scale) or 'auto', got {value!r}"
+        ) from None
+    if not sigma >= 0 or sigma == float("inf"):
+        raise RestorekitError(f"--noise must be >= 0 (0..255 scale), got {value}")
+    return sigma
 
+
+def _demosaicer(
+    args: argparse.Namespace,
+) -> Callable[[torch.Tensor, object, torch.Tensor | float | None], torch.Tensor]:
+    """The demosaicing function named by ``--method`` (and ``--model`` for ``learned``), called
+    as ``fn(raw, cfa, noise)`` with ``noise`` on the raw's [0, 1] scale (None for clean).
+
+    Raises:
+        RestorekitError: ``--noise`` for a method that takes none, or none (or 0) for a pipeline
+            that needs one.
+    """
     from restorekit.tasks import DemosaicTask
 
     methods = DemosaicTask().methods()
     _check_method(args.method, methods, "demosaic")
-    if args.model is not None:
-        if args.method != "learned":
-            raise RestorekitError("--model needs --method learned")
+    fn = methods[args.method]
+    noise = _parse_noise(args.noise)
+    if args.model is not None and args.method != "learned":
+        raise RestorekitError("--model needs --method learned")
+    if args.method == "learned":
         from restorekit.models import load_model
+        from restorekit.models.pretrained import load_pretrained
 
-        model, _ = load_model(args.model, expect="demosaicnet")
-        return partial(methods["learned"], model=model)
-    return methods[args.method]
+        model = (
+            load_model(args.model, expect="demosaicnet")[0]
+            if args.model is not None
+            else load_pretrained("demosaic")
+        )
+        if noise is not None and not getattr(model, "noise_map", False):
+            raise RestorekitError(
+                "--noise: this learned demosaicer was trained on clean raws and takes no noise "
+                "level"
+            )
+        return lambda raw, cfa, sigma: fn(raw, cfa, model=model, noise=sigma)
+    if args.method in _NOISY_METHODS:
+        if noise is None or noise == 0:
+            raise RestorekitError(
+                f"--method {args.method} denoises: it needs --noise SIGMA (above 0) or auto"
+            )
+        # BM3D takes one level: a map (a camera raw's levels after white balance) gives its mean
+        return lambda raw, cfa, sigma: fn(
+            raw, cfa, float(sigma.mean() if hasattr(sigma, "mean") else sigma)
+        )
+    if noise is not None:
+        raise RestorekitError(
+            f"--noise: {args.method} is a demosaicer that takes no noise level; use --method "
+            "learned, menon+cbm3d or bm3d+menon for a noisy raw"
+        )
+    return lambda raw, cfa, sigma: fn(raw, cfa)
+
+
+def _noise_level(args: argparse.Namespace, raw: torch.Tensor, where: object) -> float | None:
+    """``--noise`` on the raw's [0, 1] scale: as given, or estimated (``auto``, printed)."""
+    import sys
+
+    noise = _parse_noise(args.noise)
+    if noise != "auto":
+        return None if noise is None else noise / 255
+    from restorekit.classical.noise_level import estimate_raw_noise
+
+    sigma = float(estimate_raw_noise(raw.double())[0])
+    print(f"{where}: estimated noise sigma {sigma * 255:.2f} (0..255 scale)", file=sys.stderr)
+    return sigma
 
 
 def cmd_demosaic(args: argparse.Namespace) -> None:
-    """``restorekit demosaic IN OUT --method learned --cfa RGGB``: mosaic -> RGB."""
+    """``restorekit demosaic IN OUT --method learned --cfa RGGB [--noise S|auto]``: mosaic ->
+    RGB."""
     from restorekit.degrade import parse_cfa
 
     cfa = parse_cfa(args.cfa)
     method = _demosaicer(args)
-    _process(args, lambda x, src: method(_as_mosaic(x, src), cfa).clamp(0, 1))
+
+    def fn(x: torch.Tensor, src: Path) -> torch.Tensor:
+        raw = _as_mosaic(x, src)
+        return method(raw, cfa, _noise_level(args, raw, src)).clamp(0, 1)
+
+    _process(args, fn)
 
 
 def cmd_develop(args: argparse.Namespace) -> None:
@@ -146,7 +225,12 @@ def cmd_develop(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     method = _demosaicer(args)
     raw = read_raw(src)
-    rgb, info = develop(raw, method, white_balance=args.wb, method=args.method)
+    noise = _noise_level(args, raw.mosaic, src)
+
+    def demosaic_fn(mosaic: torch.Tensor, cfa: object, noise: object = None) -> torch.Tensor:
+        return method(mosaic, cfa, noise)
+
+    rgb, info = develop(raw, demosaic_fn, white_balance=args.wb, method=args.method, noise=noise)
     bits = 8 if dst.suffix.lower() in (".jpg", ".jpeg") else args.bits
     write_image(dst, rgb, bits=bits)
     seconds = time.perf_counter() - start
@@ -155,5 +239,7 @@ def cmd_develop(args: argparse.Namespace) -> None:
         f"{dst}: {rgb.shape[-1]}x{rgb.shape[-2]} {bits}-bit sRGB | CFA {info['cfa']} | "
         f"{raw.bits}-bit raw, black {'/'.join(f'{b:g}' for b in info['black_levels'])}, "
         f"white {info['white_level']} | WB {info['white_balance']} ({gains}) | "
-        f"matrix {info['matrix']} | {info['method']} | {seconds:.2f} s"
+        f"matrix {info['matrix']} | {info['method']}"
+        + (f" | noise {noise * 255:.2f}" if noise is not None else "")
+        + f" | {seconds:.2f} s"
     )

@@ -32,7 +32,12 @@ def cmd_export(args: argparse.Namespace) -> None:
     from restorekit.degrade import parse_cfa
     from restorekit.errors import RestorekitError
     from restorekit.models import load_model
-    from restorekit.models.export import export_onnx, is_demosaicer, onnx_max_difference
+    from restorekit.models.export import (
+        demosaicer_channels,
+        export_onnx,
+        is_demosaicer,
+        onnx_max_difference,
+    )
     from restorekit.models.pretrained import load_pretrained
 
     cfa = parse_cfa(args.cfa)
@@ -48,8 +53,12 @@ def cmd_export(args: argparse.Namespace) -> None:
     path = export_onnx(model, args.output, cfa)
     g = torch.Generator().manual_seed(0)
     if is_demosaicer(model):
-        x = torch.rand(1, 1, 61, 90, generator=g)
-        shapes, what = f"(N, 1, H, W) -> (N, 3, H, W), CFA {cfa}", "a 61x90 raw"
+        c = demosaicer_channels(model)
+        x = torch.rand(1, c, 61, 90, generator=g)
+        if c == 2:  # a joint demosaicer: raw and noise map (levels up to 20 on 0..255)
+            x[:, 1] *= 20 / 255
+        inputs = "raw and noise map" if c == 2 else "raw"
+        shapes, what = f"(N, {c}, H, W) ({inputs}) -> (N, 3, H, W), CFA {cfa}", "a 61x90 raw"
     else:
         x = torch.rand(1, model.in_channels, 61, 90, generator=g)
         c, s = model.in_channels, model.scale

@@ -35,8 +35,12 @@ class ImageBank:
             folders (their images one after the other).
         mode: ``"rgb"`` or ``"gray"`` (see :func:`restorekit.io.read_image`).
         downscale: shrink every image by this factor with MATLAB-compatible bicubic first
-            (1 keeps them as they are). Useful for 4:2:0 JPEG training sets, whose chroma is half
-            resolution: after a 2x reduction every channel carries full-resolution detail.
+            (1 keeps them as they are), or one factor per folder. Useful for 4:2:0 JPEG training
+            sets, whose chroma is half resolution: after a 2x reduction every channel carries
+            full-resolution detail.
+        weights: with a list of folders, the share of patches drawn from each (normalised; an
+            image is then drawn uniformly within its folder). ``None``: every image of every
+            folder equally likely.
         holdout: keep every ``holdout``-th image (by sorted name, starting with the first) out of
             training, for validation; 0 uses all.
         split: ``"train"`` for the kept images, ``"holdout"`` for the held-out ones.
@@ -58,6 +62,7 @@ class ImageBank:
         split: str = "train",
         progress: bool = False,
         min_size: int = 0,
+        weights: Sequence[float] | None = None,
     ) -> None:
         from tqdm import tqdm
 
@@ -66,32 +71,43 @@ class ImageBank:
 
         if split not in ("train", "holdout"):
             raise RestorekitError(f"split must be 'train' or 'holdout', got {split!r}")
-        if downscale < 1:
-            raise RestorekitError(f"downscale must be >= 1, got {downscale}")
         folders = [folder] if isinstance(folder, (str, os.PathLike)) else list(folder)
-        paths = []
-        for f in folders:  # the holdout split is taken in each folder
+        scales = _per_folder(downscale, len(folders), "downscale")
+        if any(f < 1 for f in scales):
+            raise RestorekitError(f"downscale must be >= 1, got {downscale}")
+        shares = _per_folder(1.0 if weights is None else weights, len(folders), "weights")
+        if any(w < 0 for w in shares) or sum(shares) <= 0:
+            raise RestorekitError(f"folder weights must be >= 0 and not all 0, got {weights}")
+        jobs = []  # (path, downscale, folder index)
+        for k, f in enumerate(folders):  # the holdout split is taken in each folder
             found = list_images(f)
             if holdout:
                 keep_holdout = split == "holdout"
                 found = [p for i, p in enumerate(found) if (i % holdout == 0) == keep_holdout]
-            paths += found
+            jobs += [(p, scales[k], k) for p in found]
         where = ", ".join(os.fspath(f) for f in folders)
-        if not paths:
+        if not jobs:
             raise RestorekitError(f"no images for split {split!r} in {where}")
-        images, names = [], []
-        for p in tqdm(paths, desc=f"decoding {where}", disable=not progress):
+        images, names, origin = [], [], []
+        for p, factor, k in tqdm(jobs, desc=f"decoding {where}", disable=not progress):
             x = read_image(p, mode=mode)
-            if downscale != 1:
-                x = imresize(x, scale=1 / downscale).clamp(0, 1)
+            if factor != 1:
+                x = imresize(x, scale=1 / factor).clamp(0, 1)
             if min(x.shape[-2:]) < min_size:
                 continue  # too small to cut a training patch from
             images.append(x[0].contiguous())
             names.append(p.name)
+            origin.append(k)
         if not images:
             raise RestorekitError(f"no image of {where} is at least {min_size} pixels a side")
         self.images: list[torch.Tensor] = images
         self.names = names
+        #: per-image drawing probabilities, or None for uniform over images
+        self.probs: torch.Tensor | None = None
+        if weights is not None:
+            counts = [origin.count(k) for k in range(len(folders))]
+            probs = [shares[k] / counts[k] for k in origin]
+            self.probs = torch.tensor(probs, dtype=torch.float64) / sum(probs)
 
     @classmethod
     def from_tensors(cls, images: Sequence[torch.Tensor]) -> ImageBank:
@@ -99,7 +115,14 @@ class ImageBank:
         bank = cls.__new__(cls)
         bank.images = [x.contiguous() for x in images]
         bank.names = [f"image{i}" for i in range(len(images))]
+        bank.probs = None
         return bank
+
+    def draw(self, generator: torch.Generator | None = None) -> torch.Tensor:
+        """One image at random: uniformly, or by the folder weights."""
+        if self.probs is None:
+            return self.images[_randint(len(self), generator)]
+        return self.images[int(torch.multinomial(self.probs, 1, generator=generator))]
 
     def __len__(self) -> int:
         return len(self.images)
@@ -108,6 +131,14 @@ class ImageBank:
     def pixels(self) -> int:
         """Total number of pixels in the bank."""
         return sum(x.shape[-2] * x.shape[-1] for x in self.images)
+
+
+def _per_folder(value: float | Sequence[float], folders: int, name: str) -> list[float]:
+    if isinstance(value, (int, float)):
+        return [float(value)] * folders
+    if len(value) != folders:
+        raise RestorekitError(f"{name}: one value per folder ({folders}), got {len(value)}")
+    return [float(v) for v in value]
 
 
 def dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
@@ -167,7 +198,7 @@ def sample_patches(
     """
     out = []
     for _ in range(count):
-        img = bank.images[_randint(len(bank), generator)]
+        img = bank.draw(generator)
         C, H, W = img.shape
         if size > H or size > W:
             raise RestorekitError(f"patch size {size} is larger than an image of {H}x{W}")

@@ -70,6 +70,8 @@ class BenchmarkResult:
     speed_by_condition: bool = False
     #: Markdown the task adds to the report (model sizes, published values)
     notes: str = ""
+    #: methods whose scores and timings come from an earlier run (``--reuse``): method -> source
+    reused: dict[str, str] = field(default_factory=dict)
 
     def run_for(self, dataset: str, condition: str, method: str) -> MethodRun | None:
         for r in self.runs:
@@ -137,6 +139,8 @@ class BenchmarkResult:
             groups = [(m, None) for m in self.methods]
         for meth, cond in groups:
             s = self.speed(meth, cond)
+            if not s["runs"]:
+                continue  # a method that does not apply at this condition
             peak = max(
                 (
                     r.peak_mem_mb
@@ -166,6 +170,12 @@ class BenchmarkResult:
         ]
         if self.notes:
             out += [self.notes, ""]
+        for meth, source in self.reused.items():
+            out += [
+                f"{meth}: scores and timings from an earlier run of the same benchmark ({source}); "
+                "re-run here on each comparison-crop image, where it gave the same score.",
+                "",
+            ]
         for fig in self.figures:
             out += [f"![{Path(fig).stem}]({Path(fig).name})", ""]
         return "\n".join(out)
@@ -190,11 +200,51 @@ def _load(folder: Path, limit: int | None) -> list[tuple[str, np.ndarray]]:
     return [(p.stem, to_numpy(read_image(p))) for p in paths]
 
 
+def _check_reused(
+    task: Task, method: str, pair: Pair, cond: Condition, old: MethodRun
+) -> tuple[Any, dict[str, float]]:
+    """Run ``method`` on ``pair`` and check it scores what the reused run recorded."""
+    out = task.run(method, pair, cond)
+    scores = task.score(out, pair, cond)
+    for k, v in old.per_image[pair.name].items():
+        if not np.isclose(scores.get(k, np.nan), v, rtol=0, atol=1e-6, equal_nan=True):
+            raise RestorekitError(
+                f"--reuse: {method} scores {k} {scores.get(k)} on {pair.name} ({cond.label}) "
+                f"where the earlier run recorded {v}: the method or the data changed; run it again"
+            )
+    return out, scores
+
+
 def _warm_up(task: Task, method: str, pair: Pair, cond: Condition) -> None:
     """One untimed call on a small crop, so first-call costs (imports, allocator) are not timed."""
     n = 32
     small = Pair(pair.name, pair.input[..., :n, :n], pair.target[..., :n, :n], pair.extra)
     task.run(method, small, cond)
+
+
+def _reusable(
+    task: Task, path: str | os.PathLike, methods: list[str]
+) -> tuple[dict[tuple[str, str, str], MethodRun], str]:
+    """The runs of ``methods`` in an earlier benchmark JSON of the same task and convention."""
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text())
+        runs = data["runs"]
+        same = data["task"] == task.name and data["convention"] == task.convention
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise RestorekitError(f"--reuse '{p}': not a benchmark JSON ({e})") from None
+    if not same:
+        raise RestorekitError(
+            f"--reuse '{p}': a {data['task']} benchmark with another convention; its results "
+            "cannot be reused here"
+        )
+    fields = {f for f in MethodRun.__dataclass_fields__}
+    found = {}
+    for r in runs:
+        if r.get("method") in methods:
+            run = MethodRun(**{k: v for k, v in r.items() if k in fields})
+            found[(run.dataset, run.condition, run.method)] = run
+    return found, f"{p.name}, {data.get('date', 'undated')}"
 
 
 def run_benchmark(
@@ -206,6 +256,7 @@ def run_benchmark(
     figures_dir: str | os.PathLike | None = None,
     progress: bool = True,
     command: str = "",
+    reuse: str | os.PathLike | None = None,
 ) -> BenchmarkResult:
     """Run every method of ``task`` on every image of every dataset at every condition.
 
@@ -218,6 +269,10 @@ def run_benchmark(
         figures_dir: where to write the comparison-crop PNGs (none if ``None``).
         progress: show a progress bar on stderr.
         command: the command line that reproduces the run, recorded in the reports.
+        reuse: an earlier benchmark JSON of the same task and convention: the methods it ran on
+            the same images at a condition are not run again (their scores and timings are
+            copied), except on the comparison-crop image, whose score must come out the same.
+            For slow baselines (BM3D at several levels) between runs of a changing network.
 
     Returns:
         The :class:`BenchmarkResult`; call ``.write(folder)`` to save it.
@@ -243,7 +298,9 @@ def run_benchmark(
             raise RestorekitError(f"unknown {task.name} method {m!r}; known: {known}")
     folders = [Path(d) for d in datasets]
     loaded = {f.name: _load(f, limit) for f in folders}
-    total = sum(len(v) for v in loaded.values()) * len(conditions) * len(chosen)
+    applies = getattr(task, "applies", lambda method, cond: True)
+    per_cond = [sum(applies(m, c) for m in chosen) for c in conditions]
+    total = sum(len(v) for v in loaded.values()) * sum(per_cond)
     result = BenchmarkResult(
         task=task.name,
         convention=task.convention,
@@ -258,11 +315,18 @@ def run_benchmark(
     notes = getattr(task, "report_notes", None)
     if notes is not None:
         result.notes = notes(chosen, conditions)
+    reused, source = _reusable(task, reuse, chosen) if reuse is not None else ({}, "")
     bar = tqdm(total=total, desc=f"bench {task.name}", unit="run", disable=not progress)
     warmed: set[tuple[str, str]] = set()
     for dname, images in loaded.items():
         for cond in conditions:
-            runs = {m: MethodRun(dname, cond.label, m) for m in chosen}
+            runs = {m: MethodRun(dname, cond.label, m) for m in chosen if applies(m, cond)}
+            names = {name for name, _ in images}
+            old = {
+                m: reused[key]
+                for m in runs
+                if (key := (dname, cond.label, m)) in reused and set(reused[key].per_image) == names
+            }
             tiles: list[tuple[str, np.ndarray]] = []
             for i, pair in enumerate(task.pairs(images, cond)):
                 box = best_crop_box(pair.target) if i == 0 else None
@@ -272,8 +336,17 @@ def run_benchmark(
                         ("ground truth", crop_to_uint8(pair.target, box)),
                         ("input", crop_to_uint8(pair.extra.get("preview", pair.input), box, scale)),
                     ]
-                for m in chosen:
+                for m in runs:
                     bar.set_postfix_str(f"{dname} {cond.label} {m} {pair.name}")
+                    if m in old:
+                        if box is not None:
+                            out, scores = _check_reused(task, m, pair, cond, old[m])
+                            head = task.metric_names[0]
+                            tiles.append(
+                                (f"{m}\n{head} {scores[head]:.2f}", crop_to_uint8(out, box))
+                            )
+                        bar.update(1)
+                        continue
                     if (m, cond.label) not in warmed:  # a method may load a model per condition
                         _warm_up(task, m, pair, cond)
                         warmed.add((m, cond.label))
@@ -291,6 +364,9 @@ def run_benchmark(
                         head = task.metric_names[0]
                         tiles.append((f"{m}\n{head} {scores[head]:.2f}", crop_to_uint8(out, box)))
                     bar.update(1)
+            for m, r in old.items():
+                runs[m] = r
+                result.reused[m] = source
             for r in runs.values():
                 for metric in task.metric_names:
                     r.metrics[metric] = float(np.mean([v[metric] for v in r.per_image.values()]))

@@ -218,13 +218,17 @@ def white_balance_mosaic(
                   [0.4000, 1.0000]]]])
     """
     check_image(mosaic, channels=1, name="mosaic")
-    B, C, H, W = mosaic.shape
+    return (mosaic * _gain_map(mosaic, cfa, gains)).clamp(0, 1)
+
+
+def _gain_map(mosaic: torch.Tensor, cfa: CFA, gains: tuple[float, float, float]) -> torch.Tensor:
+    """Each CFA site's gain, ``(H, W)``."""
+    H, W = mosaic.shape[-2:]
     tile = torch.tensor(
         [[gains[c] for c in row] for row in cfa.tile], dtype=mosaic.dtype, device=mosaic.device
     )
     # repeat the 2x2 gain tile over the image (one extra tile covers odd sizes), then crop
-    gain = tile.repeat((H + 1) // 2, (W + 1) // 2)[:H, :W]
-    return (mosaic * gain).clamp(0, 1)
+    return tile.repeat((H + 1) // 2, (W + 1) // 2)[:H, :W]
 
 
 def apply_flip(x: torch.Tensor, flip: int) -> torch.Tensor:
@@ -258,6 +262,7 @@ def develop(
     method: str | None = None,
     color_matrix: bool = True,
     orient: bool = True,
+    noise: float | None = None,
 ) -> tuple[torch.Tensor, dict[str, Any]]:
     """Develop a raw into an sRGB picture: white balance, demosaic, colour matrix, sRGB curve.
 
@@ -273,6 +278,10 @@ def develop(
             with one, the name reported in the info (default: the function's name).
         color_matrix: apply ``raw.camera_to_srgb`` when there is one (else the identity).
         orient: turn the picture as the camera recorded (``raw.flip``).
+        noise: the raw's noise standard deviation on its normalised [0, 1] scale (from the black
+            and white levels), for a joint demosaicer: ``demosaic_fn`` is then called with
+            ``noise=`` the map of each sample's level after white balance (the level times the
+            site's gain).
 
     Returns:
         ``(rgb, info)``: ``rgb`` is float32 ``(1, 3, H, W)`` sRGB-encoded in [0, 1] (``H`` and
@@ -314,7 +323,11 @@ def develop(
         name = method or getattr(demosaic_fn, "__name__", type(demosaic_fn).__name__)
 
     x = white_balance_mosaic(raw.mosaic, raw.cfa, gains)  # type: ignore[arg-type]
-    rgb = demosaic_fn(x, raw.cfa)
+    if noise is None:
+        rgb = demosaic_fn(x, raw.cfa)
+    else:
+        level = noise * _gain_map(x, raw.cfa, gains)  # type: ignore[arg-type]
+        rgb = demosaic_fn(x, raw.cfa, noise=level.expand_as(x))
     B, C, H, W = x.shape
     if not isinstance(rgb, torch.Tensor) or tuple(rgb.shape) != (B, 3, H, W):
         got = tuple(rgb.shape) if isinstance(rgb, torch.Tensor) else type(rgb).__name__
@@ -345,6 +358,8 @@ def develop(
         "highlights": "clipped after white balance",
         "flip": raw.flip if orient else 0,
     }
+    if noise is not None:
+        info["noise"] = noise
     return out.contiguous(), info
 
 

@@ -18,6 +18,12 @@ starts at zero, so an untrained network returns the classical estimate. ``base="
 RGB directly. ``separable=True`` replaces each inner 3x3 convolution by a depthwise 3x3 followed
 by a pointwise 1x1 (MobileNet).
 
+With ``noise_map=True`` the network also sees the noise level of the raw (joint demosaicing and
+denoising): a map of the standard deviation of each raw sample's noise, on the raw's [0, 1] scale,
+packed like the raw (one channel per position of the ``pack x pack`` block), so one network serves
+clean raws (a zero map) and noisy ones, Gaussian (a constant map) or heteroscedastic
+(Poisson-Gaussian: a map that follows the signal), as the shipped denoisers do with theirs.
+
 Every Bayer layout works: the network is trained on RGGB and a raw of another layout is first
 padded by one mirrored row and/or column, which turns it into RGGB (mirror padding keeps the
 colour of every position), and cropped back afterwards.
@@ -35,7 +41,10 @@ from restorekit._checks import check_image
 from restorekit.degrade.cfa import CFA, parse_cfa, sparse_from_mosaic
 from restorekit.errors import RestorekitError
 
-__all__ = ["DemosaicNet", "canonical_offset", "demosaic_learned"]
+__all__ = ["NOISE_MAP_SCALE", "DemosaicNet", "canonical_offset", "demosaic_learned", "noise_map"]
+
+#: the noise map enters the network multiplied by this (sigma 25 on the 0..255 scale -> 1)
+NOISE_MAP_SCALE = 255 / 25
 
 InputMode = Literal["mosaic", "sparse"]
 Base = Literal["mhc", "bilinear", "none"]
@@ -88,6 +97,8 @@ class DemosaicNet(nn.Module):
         depth: number of inner 3x3 convolutions (each followed by a ReLU).
         pack: pixel-unshuffle factor, 2 or 4 (the body runs at ``1/pack`` resolution).
         separable: depthwise-separable inner convolutions.
+        noise_map: the network also takes the raw's noise level (joint demosaicing and
+            denoising); ``forward``'s ``noise`` is then a sigma per image or a map.
 
     Shape:
         ``(B, 1, H, W) -> (B, 3, H, W)``, any ``H, W >= 4``: the raw is mirror-padded to a
@@ -112,6 +123,7 @@ class DemosaicNet(nn.Module):
         depth: int = 4,
         pack: int = 4,
         separable: bool = False,
+        noise_map: bool = False,
     ) -> None:
         super().__init__()
         if input_mode not in _INPUT_MODES:
@@ -125,8 +137,10 @@ class DemosaicNet(nn.Module):
         self.input_mode = input_mode
         self.base = base
         self.pack = pack
+        self.noise_map = noise_map
         raw_channels = (1 if input_mode == "mosaic" else 3) * pack * pack
         in_channels = raw_channels + (0 if base == "none" else 3 * pack * pack)
+        in_channels += pack * pack if noise_map else 0
         self.head = nn.Conv2d(in_channels, channels, 3, padding=1)
         inner: list[nn.Module] = []
         for _ in range(depth):
@@ -139,9 +153,21 @@ class DemosaicNet(nn.Module):
             nn.init.zeros_(self.tail.weight)
             nn.init.zeros_(self.tail.bias)
 
-    def forward(self, raw: torch.Tensor, cfa: CFA | str = CFA.RGGB) -> torch.Tensor:
+    def forward(
+        self,
+        raw: torch.Tensor,
+        cfa: CFA | str = CFA.RGGB,
+        noise: float | torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Demosaic ``raw`` of layout ``cfa``; ``noise`` (a network with ``noise_map``): the noise
+        standard deviation on the raw's [0, 1] scale, one value, one per image ``(B,)`` or a map
+        ``(B, 1, H, W)``; ``None`` is a clean raw."""
         check_image(raw, channels=1, name="raw", min_size=4)
         B, C, H, W = raw.shape
+        if noise is not None and not self.noise_map:
+            raise RestorekitError(
+                "this demosaicer takes no noise level (it was trained on clean raws)"
+            )
         # mirror-pad to RGGB on the top/left and to a multiple of `pack` on the bottom/right;
         # mirror ("reflect") padding keeps every position's colour, so the result is still RGGB
         top, left = canonical_offset(cfa)
@@ -153,6 +179,10 @@ class DemosaicNet(nn.Module):
         if self.base != "none":
             estimate = _classical(self.base, x)
             feats.append(F.pixel_unshuffle(estimate, self.pack))
+        if self.noise_map:
+            sigma = noise_map(raw, 0.0 if noise is None else noise) * NOISE_MAP_SCALE
+            sigma = F.pad(sigma, (left, right, top, bottom), mode="reflect")
+            feats.append(F.pixel_unshuffle(sigma, self.pack))
         y = self.tail(self.body(F.relu(self.head(torch.cat(feats, dim=1)))))
         y = F.pixel_shuffle(y, self.pack)
         if estimate is not None:
@@ -161,6 +191,33 @@ class DemosaicNet(nn.Module):
 
     def _raw_input(self, x: torch.Tensor) -> torch.Tensor:
         return x if self.input_mode == "mosaic" else sparse_from_mosaic(x, CFA.RGGB)
+
+    def grow_from(self, source: DemosaicNet) -> None:
+        """Start from a trained demosaicer and compute exactly its function: at least its
+        channels (the new ones start cut off from the old), and optionally a noise map its head
+        did not have (those weights start at zero, so a zero map changes nothing)."""
+        from restorekit.models.denoise import _embed_conv
+
+        keep = ("input_mode", "base", "pack")
+        if (
+            any(getattr(self, k) != getattr(source, k) for k in keep)
+            or len(self.body) != len(source.body)
+            or self.head.out_channels < source.head.out_channels
+            or (source.noise_map and not self.noise_map)
+        ):
+            raise RestorekitError(
+                "cannot grow this demosaicnet from the source: it needs the same input, base, "
+                "pack and depth, no fewer channels, and a noise map if the source has one"
+            )
+        old = dict(source.named_modules())
+        with torch.no_grad():
+            for name, module in self.named_modules():
+                if isinstance(module, nn.Conv2d):
+                    if module.groups > 1:  # depthwise: channel to itself
+                        module.weight[: old[name].out_channels] = old[name].weight
+                        module.bias[: old[name].out_channels] = old[name].bias
+                    else:
+                        _embed_conv(module, old[name])
 
     @property
     def receptive_radius(self) -> int:
@@ -173,11 +230,31 @@ class DemosaicNet(nn.Module):
         return (convs + 1) * self.pack + base  # +1 block for where a pixel sits in its block
 
 
+def noise_map(raw: torch.Tensor, noise: float | torch.Tensor) -> torch.Tensor:
+    """The noise standard deviation of every sample of ``raw`` ``(B, 1, H, W)``: from one value,
+    one per image ``(B,)``, or a map ``(B, 1, H, W)`` (returned as it is).
+
+    Example:
+        >>> noise_map(torch.zeros(2, 1, 4, 4), torch.tensor([0.1, 0.2]))[:, 0, 0, 0].tolist()
+        [0.10000000149011612, 0.20000000298023224]
+    """
+    B, _, H, W = raw.shape
+    sigma = torch.as_tensor(noise, dtype=raw.dtype, device=raw.device)
+    if sigma.dim() == 4:
+        if sigma.shape != (B, 1, H, W):
+            raise RestorekitError(f"a noise map must be {(B, 1, H, W)}, got {tuple(sigma.shape)}")
+        return sigma
+    if sigma.dim() > 1 or sigma.numel() not in (1, B):
+        raise RestorekitError(f"noise: one value or one per image ({B}), got {tuple(sigma.shape)}")
+    return sigma.reshape(-1, 1, 1, 1).expand(B, 1, H, W)
+
+
 def demosaic_learned(
     raw: torch.Tensor,
     cfa: CFA | str,
     model: nn.Module | None = None,
     tile: int = 1024,
+    noise: float | torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Demosaic with a trained network: the shipped one unless ``model`` is given.
 
@@ -190,6 +267,8 @@ def demosaic_learned(
         cfa: its layout.
         model: a :class:`DemosaicNet` (default: ``load_pretrained("demosaic")``).
         tile: core tile side for large images.
+        noise: the raw's noise standard deviation on its [0, 1] scale (one value, one per image
+            or a ``(B, 1, H, W)`` map), for a network with a noise map; ``None``: a clean raw.
 
     Returns:
         RGB ``(B, 3, H, W)`` in ``raw``'s dtype, not clipped.
@@ -205,12 +284,20 @@ def demosaic_learned(
     # channels-last convolutions are ~30 % faster on CPU here (oneDNN); a no-op after the first call
     model = model.to(memory_format=torch.channels_last)
     x = raw.float()
-    B, C, H, W = x.shape
+    if getattr(model, "noise_map", False):
+        # the raw and its noise map travel together (through the tiles, too)
+        x = torch.cat([x, noise_map(x, 0.0 if noise is None else noise)], dim=1)
+    elif noise is not None:
+        raise RestorekitError("this demosaicer takes no noise level (it was trained on clean raws)")
+
+    def run(t: torch.Tensor) -> torch.Tensor:
+        return model(t[:, :1], cfa, t[:, 1:]) if t.shape[1] == 2 else model(t, cfa)
+
     with torch.inference_mode():
         if x[0, 0].numel() <= tile * tile:  # H * W pixels
-            y = model(x, cfa)
+            y = run(x)
         else:
             pack = getattr(model, "pack", 2)
             radius = getattr(model, "receptive_radius", 64)
-            y = tiled(lambda t: model(t, cfa), x, tile=tile, overlap=radius, multiple=pack)
+            y = tiled(run, x, tile=tile, overlap=radius, multiple=pack)
     return y.to(raw.dtype)

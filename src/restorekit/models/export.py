@@ -21,7 +21,13 @@ from torch import nn
 from restorekit.degrade.cfa import CFA, parse_cfa
 from restorekit.errors import RestorekitError
 
-__all__ = ["export_onnx", "is_demosaicer", "onnx_max_difference", "run_onnx"]
+__all__ = [
+    "demosaicer_channels",
+    "export_onnx",
+    "is_demosaicer",
+    "onnx_max_difference",
+    "run_onnx",
+]
 
 
 def is_demosaicer(model: nn.Module) -> bool:
@@ -30,7 +36,8 @@ def is_demosaicer(model: nn.Module) -> bool:
 
 
 class _FixedLayout(nn.Module):
-    """The demosaicer with its Bayer layout baked in (ONNX inputs are tensors only)."""
+    """The demosaicer with its Bayer layout baked in (ONNX inputs are tensors only). A joint
+    demosaicer (with a noise map) takes ``(N, 2, H, W)``: the raw, then its noise map."""
 
     def __init__(self, model: nn.Module, cfa: CFA) -> None:
         super().__init__()
@@ -38,7 +45,18 @@ class _FixedLayout(nn.Module):
         self.cfa = cfa
 
     def forward(self, raw: torch.Tensor) -> torch.Tensor:
-        return self.model(raw, self.cfa)
+        return _call_demosaicer(self.model, raw, self.cfa)
+
+
+def _call_demosaicer(model: nn.Module, x: torch.Tensor, cfa: CFA | str) -> torch.Tensor:
+    if getattr(model, "noise_map", False):
+        return model(x[:, :1], cfa, x[:, 1:])
+    return model(x, cfa)
+
+
+def demosaicer_channels(model: nn.Module) -> int:
+    """The input channels of an exported demosaicer: 1 (the raw), or 2 (raw and noise map)."""
+    return 2 if getattr(model, "noise_map", False) else 1
 
 
 def export_onnx(
@@ -73,7 +91,7 @@ def export_onnx(
     if is_demosaicer(model):
         wrapped: nn.Module = _FixedLayout(net, parse_cfa(cfa))
         names = ("raw", "rgb")
-        channels = 1
+        channels = demosaicer_channels(model)
     else:
         wrapped = net
         names = ("image", "upscaled" if hasattr(model, "scale") else "output")
@@ -125,5 +143,5 @@ def onnx_max_difference(
     layout ``cfa`` for a demosaicer)."""
     with torch.inference_mode():
         model = model.eval()
-        ref = model(x.float(), cfa) if is_demosaicer(model) else model(x.float())
+        ref = _call_demosaicer(model, x.float(), cfa) if is_demosaicer(model) else model(x.float())
     return float((run_onnx(path, x) - ref).abs().max())

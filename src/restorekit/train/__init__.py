@@ -35,7 +35,7 @@ __all__ = [
 def _demosaic_recipe(cfg: TrainConfig) -> Recipe:
     from restorekit.train.demosaic import DemosaicRecipe
 
-    return DemosaicRecipe()
+    return DemosaicRecipe.from_config(cfg)
 
 
 def _denoise_recipe(cfg: TrainConfig) -> Recipe:

@@ -93,8 +93,12 @@ class DataConfig:
     val: str = ""
     #: every holdout-th training image is kept out for validation (0: none)
     holdout: int = 0
-    #: shrink the training (and holdout) images by this factor first (bicubic)
-    downscale: float = 1.0
+    #: shrink the training (and holdout) images by this factor first (bicubic); one factor, or one
+    #: per folder of ``train``
+    downscale: float | list[float] = 1.0
+    #: with a list of ``train`` folders: the share of patches drawn from each (empty: every image
+    #: of every folder equally likely)
+    train_weights: list[float] = field(default_factory=list)
     mode: str = "rgb"
     patch: int = 64
     batch: int = 16
@@ -108,8 +112,12 @@ class DataConfig:
     color_boost: float = 0.5
     color_saturation: float = 1.0
     mining: MiningConfig | None = None
-    #: denoise: the noise sigma on the 0..255 scale, one value or a [lo, hi] uniform range
+    #: denoise (and joint demosaic): the noise sigma on the 0..255 scale, one value or a [lo, hi]
+    #: uniform range
     sigma: list[float] = field(default_factory=list)
+    #: demosaic with a noise range (joint demosaicing and denoising): the share of patches left
+    #: clean
+    clean_share: float = 0.0
     #: denoise: how a [lo, hi] range is sampled: "uniform", or "log" (log-uniform: as many patches
     #: between 5 and 10 as between 35 and 70, so the low levels weigh more in the loss)
     sigma_sampling: str = "uniform"
@@ -396,8 +404,20 @@ def _validate(cfg: TrainConfig) -> None:
     need(cfg.data.patch >= 8 and cfg.data.patch % 8 == 0, "data.patch must be a multiple of 8")
     need(cfg.data.batch >= 1, "data.batch must be >= 1")
     need(cfg.data.holdout >= 0, "data.holdout must be >= 0")
-    need(cfg.data.downscale >= 1, "data.downscale must be >= 1")
+    folders = 1 if isinstance(cfg.data.train, str) else len(cfg.data.train)
+    scales = cfg.data.downscale if isinstance(cfg.data.downscale, list) else [cfg.data.downscale]
+    need(all(f >= 1 for f in scales), "data.downscale must be >= 1")
+    need(
+        len(scales) in (1, folders),
+        f"data.downscale: one factor or one per train folder ({folders}), got {len(scales)}",
+    )
+    w = cfg.data.train_weights
+    need(
+        not w or (len(w) == folders and min(w) >= 0 and sum(w) > 0),
+        f"data.train_weights: one weight >= 0 per train folder ({folders}), got {w}",
+    )
     need(cfg.data.mode in ("rgb", "gray"), "data.mode must be 'rgb' or 'gray'")
+    need(0 <= cfg.data.clean_share <= 1, "data.clean_share must be in [0, 1]")
     need(0 <= cfg.data.color_boost <= 1, "data.color_boost must be in [0, 1]")
     need(cfg.data.color_saturation >= 0, "data.color_saturation must be >= 0")
     need(cfg.optim.lr > 0, "optim.lr must be > 0")
@@ -416,7 +436,7 @@ def _validate(cfg: TrainConfig) -> None:
     for key in ("checkpoint_every", "validate_every", "log_every"):
         need(getattr(cfg.run, key) >= 1, f"run.{key} must be >= 1")
     need(bool(cfg.loss.weights), "loss.weights must name at least one loss")
-    if cfg.task == "denoise":
+    if cfg.task in ("denoise", "demosaic") and (cfg.task == "denoise" or cfg.data.sigma):
         s = cfg.data.sigma
         need(len(s) in (1, 2), "data.sigma must be one value or [lo, hi] (0..255 scale)")
         need(

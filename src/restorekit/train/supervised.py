@@ -99,6 +99,7 @@ def fit(
         holdout=d.holdout,
         progress=progress and run.main,
         min_size=d.patch,
+        weights=d.train_weights or None,
     )
     val_images = validation_images(cfg) if run.main else []
 
@@ -198,7 +199,9 @@ def _train_mode(net: nn.Module) -> None:
 def validation_images(cfg: TrainConfig) -> list[torch.Tensor]:
     d = cfg.data
     if d.val:
-        bank = ImageBank(d.val, mode=d.mode, downscale=d.downscale)
+        # one validation folder: a per-train-folder downscale does not apply to it
+        scale = d.downscale if isinstance(d.downscale, (int, float)) else 1.0
+        bank = ImageBank(d.val, mode=d.mode, downscale=scale)
     elif d.holdout:
         bank = ImageBank(
             d.train, mode=d.mode, downscale=d.downscale, holdout=d.holdout, split="holdout"
