@@ -118,6 +118,47 @@ def _speeds(
     return {name: 0.25 / statistics.median(t) for name, t in times.items()}
 
 
+def train_row(
+    name: str, label: str, overrides: dict[str, Any], args: argparse.Namespace
+) -> tuple[torch.nn.Module, dict[str, Any], dict[str, Any]]:
+    """Train one row from ``CONFIG`` with ``overrides`` into ``<args.runs>/<name>`` unless its
+    model file exists (an interrupted row resumes); return the model, its metadata and the
+    overrides as applied."""
+    overrides = {**overrides, "run.out": f"{args.runs}/{name}"}
+    if args.steps:
+        overrides["optim.steps"] = args.steps
+    model_file = Path(args.runs) / name / "model.safetensors"
+    if not model_file.is_file():
+        print(f"== training row {name}: {label}", file=sys.stderr, flush=True)
+        resume = (Path(args.runs) / name / "checkpoints" / "last.safetensors").is_file()
+        run_config(CONFIG, resume=resume, overrides=overrides, progress=not args.quiet)
+    model, meta = load_model(model_file, expect="demosaicnet")
+    return model, meta, overrides
+
+
+def write_report(
+    path: Path, script: str, argv: list[str] | None, rows: list[dict], **fields: str
+) -> dict[str, Any]:
+    """The ablation's JSON report (the convention, config, command, date, machine, versions and
+    rows) written to ``path``; returned for the Markdown."""
+    command = f"python benchmarks/{script} " + " ".join(
+        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])
+    )
+    report = {
+        **fields,
+        "convention": "RGGB; outputs clipped and rounded to 8 bit; CPSNR with a 10-pixel border",
+        "config": str(CONFIG.relative_to(ROOT)),
+        "command": command,
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        "versions": versions(),
+        "rows": rows,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, json.dumps(report, indent=2))
+    return report
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
@@ -131,15 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     models: dict[str, torch.nn.Module] = {}
     for name in args.rows:
         label, overrides = ROWS[name]
-        overrides = {**overrides, "run.out": f"{args.runs}/{name}"}
-        if args.steps:
-            overrides["optim.steps"] = args.steps
-        model_file = Path(args.runs) / name / "model.safetensors"
-        if not model_file.is_file():
-            print(f"== training row {name}: {label}", file=sys.stderr, flush=True)
-            resume = (Path(args.runs) / name / "checkpoints" / "last.safetensors").is_file()
-            run_config(CONFIG, resume=resume, overrides=overrides, progress=not args.quiet)
-        model, meta = load_model(model_file, expect="demosaicnet")
+        model, meta, overrides = train_row(name, label, overrides, args)
         info = describe(model)
         row = {
             "row": name,
@@ -160,21 +193,13 @@ def main(argv: list[str] | None = None) -> int:
         row["mp_per_s"] = mp_per_s
 
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    command = "python benchmarks/ablation_demosaic.py " + " ".join(
-        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])
+    report = write_report(
+        out / "demosaic_ablation.json",
+        "ablation_demosaic.py",
+        argv,
+        results,
+        what="learned demosaicer ablation, equal training budget per row",
     )
-    report = {
-        "what": "learned demosaicer ablation, equal training budget per row",
-        "convention": "RGGB; outputs clipped and rounded to 8 bit; CPSNR with a 10-pixel border",
-        "config": str(CONFIG.relative_to(ROOT)),
-        "command": command,
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine_info(),
-        "versions": versions(),
-        "rows": results,
-    }
-    atomic_write(out / "demosaic_ablation.json", json.dumps(report, indent=2))
     table = markdown_table(
         [
             "variant",
@@ -212,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         "than L1). MP/s: median of 21 calls per row on a 500x500 mosaic, the rows taking turns "
         "(this shared machine's speed drifts by 20-30 % from minute to minute).\n\n"
         f"{table}\n\n"
-        f"Reproduce: `{command}`\n\n"
+        f"Reproduce: `{report['command']}`\n\n"
         f"Machine: {m.get('cpu', '?')}, {m.get('cpu_count', '?')} cores; "
         f"torch {report['versions'].get('torch', '?')}. Date: {report['date']}.\n"
     )

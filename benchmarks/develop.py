@@ -91,13 +91,16 @@ def _demosaicer(method: str) -> Callable[[torch.Tensor, Any], torch.Tensor]:
     return methods[method]
 
 
-def _time(raw: RawImage, method: str, repeats: int) -> tuple[torch.Tensor, dict[str, float]]:
+def _time(
+    raw: RawImage, method: str, repeats: int, noise: float | None = None
+) -> tuple[torch.Tensor, dict[str, float]]:
     fn = _demosaicer(method)
-    out, _ = develop(raw, fn, method=method, orient=False)  # warm-up (and the error, if any)
+    # warm-up (and the error, if any)
+    out, _ = develop(raw, fn, method=method, orient=False, noise=noise)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        out, _ = develop(raw, fn, method=method, orient=False)
+        out, _ = develop(raw, fn, method=method, orient=False, noise=noise)
         times.append(time.perf_counter() - start)
     return out, {
         "median_s": statistics.median(times),
@@ -148,6 +151,8 @@ def _markdown(report: dict[str, Any]) -> str:
     rows: list[list[object]] = []
     for name, res in report["methods"].items():
         t = res["time"]
+        if "noise_sigma_255" in res:
+            name = f"{name} (noise {res['noise_sigma_255']:.2f})"
         rows.append(
             [
                 name,
@@ -178,7 +183,10 @@ def _markdown(report: dict[str, Any]) -> str:
         "",
         f"Raw: {r['size'][1]}x{r['size'][0]}, CFA {r['cfa']}, {r['bits']}-bit (white "
         f"{r['white_level']}, black {r['black_levels']}), WB {r['wb_source']} {r['camera_wb']}, "
-        f"matrix {r['matrix_source']}, flip {r['flip']}.",
+        f"matrix {r['matrix_source']}, flip {r['flip']}. Noise told the joint network: "
+        f"{report['noise']['sigma_255']:.2f} on the 0..255 scale of the normalised raw "
+        f"({report['noise']['given']}: estimated on the raw's CFA planes as `restorekit develop "
+        "--noise auto` does).",
         "",
         f"Reproduce: `{report['command']}`",
         "",
@@ -220,8 +228,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "methods",
         nargs="*",
-        default=["learned", "mhc", "menon"],
-        help="demosaicing methods (default learned mhc menon)",
+        default=["learned", "learned-joint", "mhc", "menon"],
+        help="demosaicing methods (default learned learned-joint mhc menon)",
+    )
+    parser.add_argument(
+        "--noise",
+        default="auto",
+        help="the raw noise level told the joint network (0..255 of the normalised raw), or "
+        "'auto': estimated on the raw as `restorekit develop --noise auto` does (default)",
     )
     parser.add_argument("--raw", type=Path, default=DEFAULT_RAW, help="the raw file")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
@@ -239,12 +253,22 @@ def main(argv: list[str] | None = None) -> int:
         read_s = time.perf_counter() - start
         reference, ref_s = _libraw(args.raw, args.reference.upper())
         reference = _as_16bit(reference)
+        from restorekit.classical.noise_level import estimate_raw_noise
+        from restorekit.tasks import DemosaicTask
+
+        if args.noise == "auto":
+            noise = float(estimate_raw_noise(raw.mosaic.double())[0])
+        else:
+            noise = float(args.noise) / 255
         results: dict[str, Any] = {}
         images = []
         for method in args.methods:
-            out, timing = _time(raw, method, args.repeats)
+            told = noise if DemosaicTask().takes_noise(method) else None
+            out, timing = _time(raw, method, args.repeats, told)
             out = _as_16bit(out)
             results[method] = {**_scores(out, reference), "time": timing}
+            if told is not None:
+                results[method]["noise_sigma_255"] = told * 255
             images.append((method, out))
             print(f"{method}: {results[method]['psnr']:.2f} dB, {timing['median_s']:.3f} s")
         ours, _ = develop(raw, method="bilinear", orient=False)
@@ -282,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         "methods": results,
         "pipeline_check": {"method": "bilinear", "reference": "LINEAR", **check},
         "read_s": read_s,
+        "noise": {"given": args.noise, "sigma_255": noise * 255},
         "repeats": args.repeats,
         "figure": str(figure.relative_to(ROOT) if figure.is_relative_to(ROOT) else figure),
         "machine": machine_info(),

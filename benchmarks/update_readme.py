@@ -30,7 +30,9 @@ def _table(data: dict, metric: str, title: str) -> list[str]:
             vals.append(f"{v:.4f}" if v < 1.5 else f"{v:.2f}")
         by_condition = data.get("speed_mp_per_s_by_condition")
         if by_condition:  # another network per condition (an upscaler per scale)
-            speed = " / ".join(f"{v['median']:.3g}" for v in by_condition[m].values())
+            speed = " / ".join(
+                f"{v['median']:.3g}" if v["runs"] else "-" for v in by_condition[m].values()
+            )
         else:
             speed = f"{data['speed_mp_per_s'][m]['median']:.3g}"
         peak = data["peak_mem_mb"][m]
@@ -79,6 +81,40 @@ def _develop(data: dict) -> list[str]:
     return [*lines, "", f"Pictures and the pipeline check: {link}.", ""]
 
 
+def _data_ablation(data: dict) -> list[str]:
+    lines = [
+        "**Learned demosaicer: training data (CPSNR dB; equal budget of "
+        f"{data['rows'][0]['train_steps']} steps x 16 patches per row)**",
+        "",
+        "| training data | holdout (lossless) | Kodak24 | McMaster | train min |",
+        "|---|---|---|---|---|",
+    ]
+    for r in data["rows"]:
+        lines.append(
+            f"| {r['label']} | {r['holdout_lossless']:.2f} | {r['kodak24']:.2f} | "
+            f"{r['mcmaster']:.2f} | {r['train_minutes']:.1f} |"
+        )
+    link = "[demosaic_data_ablation.md](benchmarks/results/demosaic_data_ablation.md)"
+    return [*lines, "", f"Reproduce and details: {link}.", ""]
+
+
+def _raw_noise(data: dict) -> list[str]:
+    lines = [
+        "**`--noise auto` on noisy mosaics: the estimate and its cost for the joint network**",
+        "",
+        "| dataset | sigma | mean error | worst image | true level (dB) | auto (dB) | cost (dB) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in data["rows"]:
+        lines.append(
+            f"| {r['dataset']} | {r['sigma']:g} | {100 * r['mean_relative_error']:+.1f} % | "
+            f"{100 * r['worst_relative_error']:+.1f} % | {r['cpsnr_true_level']:.2f} | "
+            f"{r['cpsnr_auto']:.2f} | {r['cost_db']:.3f} |"
+        )
+    link = "[demosaic_noise.md](benchmarks/results/demosaic_noise.md)"
+    return [*lines, "", f"Reproduce and details: {link}.", ""]
+
+
 def _tiling(data: dict) -> list[str]:
     runs = data["runs"]
     return [
@@ -96,6 +132,8 @@ def _extras() -> list[str]:
     out: list[str] = []
     for name, render in (
         ("demosaic_ablation", _ablation),
+        ("demosaic_data_ablation", _data_ablation),
+        ("demosaic_noise", _raw_noise),
         ("develop", _develop),
         ("tiling", _tiling),
     ):

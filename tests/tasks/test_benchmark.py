@@ -205,16 +205,14 @@ def test_bench_reuses_an_earlier_run_and_checks_it(tmp_path, monkeypatch):
 
     real = classical.DEMOSAICERS["mhc"]
     monkeypatch.setitem(classical.DEMOSAICERS, "mhc", lambda *a: calls.append(1) or real(*a))
-    again = run_benchmark(
-        task,
-        [folder],
-        conds,
-        methods=methods,
-        limit=2,
-        figures_dir=tmp_path,
-        progress=False,
-        reuse=path,
-    )
+
+    def rerun():
+        return run_benchmark(
+            task, [folder], conds, methods=methods, limit=2, figures_dir=tmp_path,
+            progress=False, reuse=path,
+        )  # fmt: skip
+
+    again = rerun()
     # mhc ran once per condition, on the crop image, instead of on both images, and no warm-up
     assert len(calls) == 2
     for r in again.runs:
@@ -225,16 +223,7 @@ def test_bench_reuses_an_earlier_run_and_checks_it(tmp_path, monkeypatch):
     # a changed method is caught on the crop image
     monkeypatch.setitem(classical.DEMOSAICERS, "mhc", lambda *a: real(*a) * 0.9)
     with pytest.raises(RestorekitError, match="the method or the data changed"):
-        run_benchmark(
-            task,
-            [folder],
-            conds,
-            methods=methods,
-            limit=2,
-            figures_dir=tmp_path,
-            progress=False,
-            reuse=path,
-        )
+        rerun()
     with pytest.raises(RestorekitError, match="another convention"):
         run_benchmark(
             SRTask(),

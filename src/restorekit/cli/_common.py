@@ -141,6 +141,19 @@ def _check_output_megapixels(
         )
 
 
+def _parse_level_or_auto(value: str | None, flag: str) -> float | str | None:
+    """A noise-level option: None (not given), ``"auto"``, or a number on the 0..255 scale (the
+    caller checks its range)."""
+    if value is None or value == "auto":
+        return value
+    try:
+        return float(value)
+    except ValueError:
+        raise RestorekitError(
+            f"{flag} must be a number (0..255 scale) or 'auto', got {value!r}"
+        ) from None
+
+
 def _sigma01(sigma: float) -> float:
     """A ``--sigma`` on the 0..255 scale, checked, as the library's [0, 1] scale."""
     from restorekit._checks import check_positive

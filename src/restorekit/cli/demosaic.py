@@ -10,6 +10,7 @@ from restorekit.cli._common import (
     _add_io,
     _check_method,
     _check_output_file,
+    _parse_level_or_auto,
     _process,
 )
 from restorekit.errors import RestorekitError
@@ -25,6 +26,7 @@ __all__ = ["DEMOSAIC_METHODS", "register"]
 
 DEMOSAIC_METHODS = (
     "learned",
+    "learned-joint",
     "bilinear",
     "mhc",
     "menon",
@@ -42,7 +44,8 @@ def _add_demosaic_method(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--method",
         default="learned",
-        help=f"one of {', '.join(DEMOSAIC_METHODS)} (default: learned, the shipped CNN)",
+        help=f"one of {', '.join(DEMOSAIC_METHODS)} (default: learned, the shipped CNN: the fast "
+        "clean one, or with --noise the joint demosaicing-and-denoising one, learned-joint)",
     )
     p.add_argument(
         "--model",
@@ -120,15 +123,8 @@ def _as_mosaic(x: torch.Tensor, src: Path) -> torch.Tensor:
 
 def _parse_noise(value: str | None) -> float | str | None:
     """``--noise``: None, ``"auto"`` or a level >= 0 on the 0..255 scale."""
-    if value is None or value == "auto":
-        return value
-    try:
-        sigma = float(value)
-    except ValueError:
-        raise RestorekitError(
-            f"--noise must be a number (0..255 scale) or 'auto', got {value!r}"
-        ) from None
-    if not sigma >= 0 or sigma == float("inf"):
+    sigma = _parse_level_or_auto(value, "--noise")
+    if isinstance(sigma, float) and not 0 <= sigma < float("inf"):
         raise RestorekitError(f"--noise must be >= 0 (0..255 scale), got {value}")
     return sigma
 
@@ -151,21 +147,22 @@ def _demosaicer(
     noise = _parse_noise(args.noise)
     if args.model is not None and args.method != "learned":
         raise RestorekitError("--model needs --method learned")
-    if args.method == "learned":
+    if args.method in ("learned", "learned-joint"):
         from restorekit.models import load_model
         from restorekit.models.pretrained import load_pretrained
 
-        model = (
-            load_model(args.model, expect="demosaicnet")[0]
-            if args.model is not None
-            else load_pretrained("demosaic")
-        )
+        if args.model is not None:
+            model = load_model(args.model, expect="demosaicnet")[0]
+        else:  # a noisy raw goes to the joint network
+            joint = args.method == "learned-joint" or noise is not None
+            model = load_pretrained("demosaic-joint" if joint else "demosaic")
         if noise is not None and not getattr(model, "noise_map", False):
             raise RestorekitError(
                 "--noise: this learned demosaicer was trained on clean raws and takes no noise "
                 "level"
             )
-        return lambda raw, cfa, sigma: fn(raw, cfa, model=model, noise=sigma)
+        learned = methods["learned"]
+        return lambda raw, cfa, sigma: learned(raw, cfa, model=model, noise=sigma)
     if args.method in _NOISY_METHODS:
         if noise is None or noise == 0:
             raise RestorekitError(

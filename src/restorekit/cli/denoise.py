@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from restorekit.cli._common import Subparsers, _add_io, _check_method, _process, _sigma01
+from restorekit.cli._common import (
+    Subparsers,
+    _add_io,
+    _check_method,
+    _parse_level_or_auto,
+    _process,
+    _sigma01,
+)
 from restorekit.errors import RestorekitError
 
 # typing.TYPE_CHECKING without importing typing: the CLI must start fast.
@@ -105,15 +112,9 @@ def cmd_noise(args: argparse.Namespace) -> None:
 
 def _parse_sigma(value: str | None) -> float | str | None:
     """``--sigma``: a number on the 0..255 scale, or ``auto``."""
-    if value is None or value == "auto":
-        return value
-    try:
-        sigma = float(value)
-    except ValueError:
-        raise RestorekitError(
-            f"--sigma must be a number (0..255 scale) or 'auto', got {value!r}"
-        ) from None
-    _sigma01(sigma)
+    sigma = _parse_level_or_auto(value, "--sigma")
+    if isinstance(sigma, float):
+        _sigma01(sigma)
     return sigma
 
 

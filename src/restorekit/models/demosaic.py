@@ -41,7 +41,14 @@ from restorekit._checks import check_image
 from restorekit.degrade.cfa import CFA, parse_cfa, sparse_from_mosaic
 from restorekit.errors import RestorekitError
 
-__all__ = ["NOISE_MAP_SCALE", "DemosaicNet", "canonical_offset", "demosaic_learned", "noise_map"]
+__all__ = [
+    "NOISE_MAP_SCALE",
+    "DemosaicNet",
+    "canonical_offset",
+    "demosaic_joint",
+    "demosaic_learned",
+    "noise_map",
+]
 
 #: the noise map enters the network multiplied by this (sigma 25 on the 0..255 scale -> 1)
 NOISE_MAP_SCALE = 255 / 25
@@ -301,3 +308,16 @@ def demosaic_learned(
             radius = getattr(model, "receptive_radius", 64)
             y = tiled(run, x, tile=tile, overlap=radius, multiple=pack)
     return y.to(raw.dtype)
+
+
+def demosaic_joint(
+    raw: torch.Tensor,
+    cfa: CFA | str,
+    noise: float | torch.Tensor | None = None,
+    tile: int = 1024,
+) -> torch.Tensor:
+    """Joint demosaicing and denoising with the shipped joint network (``demosaic-joint``):
+    :func:`demosaic_learned` with its model; ``noise`` as there (``None``: a clean raw)."""
+    from restorekit.models.pretrained import load_pretrained
+
+    return demosaic_learned(raw, cfa, load_pretrained("demosaic-joint"), tile=tile, noise=noise)

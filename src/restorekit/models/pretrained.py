@@ -2,7 +2,9 @@
 in order (each stage starts from the model of the one before):
 
 - ``demosaic`` (``restorekit/weights/demosaic.safetensors``): ``configs/demosaic/default.yaml``,
-  then ``color-finetune.yaml``.
+  then ``color-finetune.yaml``: the fast clean demosaicer.
+- ``demosaic-joint`` (``demosaic_joint.safetensors``): ``configs/demosaic/joint.yaml``, started
+  from ``demosaic``: joint demosaicing and denoising of noisy raws (it takes a noise map).
 - ``denoise-gray`` (``denoise_gray.safetensors``): ``configs/denoise/gray.yaml``,
   ``gray-stage2.yaml``, ``gray-stage3.yaml``.
 - ``denoise-color`` (``denoise_color.safetensors``): ``configs/denoise/color.yaml``,
@@ -40,6 +42,7 @@ __all__ = [
 #: shipped model name -> (file in restorekit/weights, registry name of its network)
 PRETRAINED: dict[str, tuple[str, str]] = {
     "demosaic": ("demosaic.safetensors", "demosaicnet"),
+    "demosaic-joint": ("demosaic_joint.safetensors", "demosaicnet"),
     "denoise-gray": ("denoise_gray.safetensors", "unet-denoiser"),
     "denoise-color": ("denoise_color.safetensors", "unet-denoiser"),
     "grain": ("grain.safetensors", "grain-net"),

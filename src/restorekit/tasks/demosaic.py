@@ -9,8 +9,8 @@ Noisy raws (joint demosaicing and denoising): at a noise level sigma (0..255 sca
 is added to the float mosaic, not clipped, with ``numpy.random.RandomState(0)`` drawn once per
 (dataset, condition), images in sorted order, as the denoising benchmark does. Every method is told
 the true sigma where it takes one: the joint network, and the classical pipelines (Menon then
-CBM3D, BM3D on each CFA plane then Menon). Demosaicers that take no noise level are shown at each
-level too, as the cost of not denoising.
+CBM3D, BM3D on each CFA plane then Menon). Some demosaicers that take no noise level (the shipped
+clean network, MHC, Menon) are shown at each level too, as the cost of not denoising.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from restorekit.tasks.base import Condition, Pair, quantize
 __all__ = ["DemosaicTask"]
 
 #: the demosaicers shown on noisy raws beside the ones that take the noise level
-_NOISY_REFERENCES = ("mhc", "menon")
+_NOISY_REFERENCES = ("learned", "mhc", "menon")
 
 
 def condition_sigma(cond: Condition) -> float:
@@ -83,19 +83,21 @@ class DemosaicTask:
 
     def methods(self) -> dict[str, Callable[..., torch.Tensor]]:
         from restorekit.classical.demosaic import DEMOSAICERS, NOISY_PIPELINES
-        from restorekit.models.demosaic import demosaic_learned
+        from restorekit.models.demosaic import demosaic_joint, demosaic_learned
 
-        return {"learned": demosaic_learned, **DEMOSAICERS, **NOISY_PIPELINES}
+        return {
+            "learned": demosaic_learned,
+            "learned-joint": demosaic_joint,
+            **DEMOSAICERS,
+            **NOISY_PIPELINES,
+        }
 
     def takes_noise(self, method: str) -> bool:
-        """Whether ``method`` is told the raw's noise level."""
+        """Whether ``method`` is told the raw's noise level (the shipped clean ``learned`` model
+        is not: it is the fast demosaicer for clean raws)."""
         from restorekit.classical.demosaic import NOISY_PIPELINES
 
-        if method == "learned":
-            from restorekit.models.pretrained import load_pretrained
-
-            return bool(getattr(load_pretrained("demosaic"), "noise_map", False))
-        return method in NOISY_PIPELINES
+        return method == "learned-joint" or method in NOISY_PIPELINES
 
     def applies(self, method: str, cond: Condition) -> bool:
         """Clean raws: every demosaicer; noisy raws: the methods told the noise level and the
@@ -124,8 +126,6 @@ class DemosaicTask:
         fn = self.methods()[method]
         sigma = condition_sigma(cond)
         if sigma and self.takes_noise(method):
-            if method == "learned":
-                return fn(pair.input, cond.value, noise=sigma / 255)
             return fn(pair.input, cond.value, sigma / 255)
         return fn(pair.input, cond.value)
 
