@@ -26,7 +26,10 @@ def _table(data: dict, metric: str, title: str) -> list[str]:
         vals = []
         for d, c in cols:
             r = runs.get((d, c, m))
-            v = r["metrics"][metric] if r else float("nan")
+            if r is None:  # the method does not apply at this condition
+                vals.append("-")
+                continue
+            v = r["metrics"][metric]
             vals.append(f"{v:.4f}" if v < 1.5 else f"{v:.2f}")
         by_condition = data.get("speed_mp_per_s_by_condition")
         if by_condition:  # another network per condition (an upscaler per scale)
@@ -152,7 +155,12 @@ def section() -> str:
             "Super-resolution (bicubic degradation): PSNR on Y (dB), border = scale; "
             "MP/s of output per scale",
         ),
-        ("demosaic", "cpsnr", "Demosaicing, RGGB: CPSNR (dB), 10-pixel border, 8-bit outputs"),
+        (
+            "demosaic",
+            "cpsnr",
+            "Demosaicing, RGGB: CPSNR (dB), 10-pixel border, 8-bit outputs; sigma=S: Gaussian "
+            "noise of S (0..255) on the raw, the methods that take a level told S; MP/s per column",
+        ),
         ("denoise", "psnr", "Gray denoising, Gaussian noise: PSNR (dB)"),
         ("denoise", "ssim", "Gray denoising: SSIM (Wang et al. 2004, Gaussian 11x11)"),
         ("denoise_bsd68/denoise", "psnr", "Gray denoising, BSD68: PSNR (dB)"),
