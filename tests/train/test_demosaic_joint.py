@@ -188,3 +188,11 @@ def test_untrained_joint_net_is_mhc():
     net = build("demosaicnet", channels=8, depth=1, noise_map=True)
     with torch.no_grad():
         assert torch.allclose(net(raw, "RGGB", 0.03), demosaic_malvar(raw, "RGGB"), atol=1e-6)
+
+
+def test_folder_weights_are_refused_where_they_cannot_apply():
+    from restorekit.train.config import load_config
+
+    root = Path(__file__).resolve().parents[2]
+    with pytest.raises(RestorekitError, match="cycle-sr does not take folder weights"):
+        load_config(root / "configs/sr/cycle-x4.yaml", {"data.train_weights": [1.0]})

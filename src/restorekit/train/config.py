@@ -412,6 +412,10 @@ def _validate(cfg: TrainConfig) -> None:
         f"data.downscale: one factor or one per train folder ({folders}), got {len(scales)}",
     )
     w = cfg.data.train_weights
+    # cycle-sr splits the images into two unpaired halves: no weights to carry over
+    need(
+        not w or cfg.task != "cycle-sr", "data.train_weights: cycle-sr does not take folder weights"
+    )
     need(
         not w or (len(w) == folders and min(w) >= 0 and sum(w) > 0),
         f"data.train_weights: one weight >= 0 per train folder ({folders}), got {w}",

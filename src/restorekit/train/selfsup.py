@@ -81,7 +81,12 @@ def training_data(cfg: TrainConfig, progress: bool) -> NoisyPatches:
         except RestorekitError as e:
             raise RestorekitError(f"data.clean: {e}") from None
     bank = ImageBank(
-        d.train, mode=d.mode, downscale=d.downscale, holdout=d.holdout, progress=progress
+        d.train,
+        mode=d.mode,
+        downscale=d.downscale,
+        holdout=d.holdout,
+        progress=progress,
+        weights=d.train_weights or None,
     )
     return NoisyPatches(bank, noise_model(cfg), clean)
 

@@ -162,7 +162,13 @@ def init_from(net: nn.Module, path: str) -> None:
         return
     same_kind = source.registry_name == net.registry_name
     if same_kind and hasattr(net, "grow_from") and model_args(source) != model_args(net):
-        net.grow_from(source)  # a larger network of the same kind, started as the source
+        try:
+            net.grow_from(source)  # a larger network of the same kind, started as the source
+        except RestorekitError as e:
+            raise RestorekitError(
+                f"model.init {path} holds {source.registry_name} {model_args(source)}, this run "
+                f"builds {net.registry_name} {model_args(net)}: {e}"
+            ) from None
         print(f"grew {model_args(source)} from {path} into {model_args(net)}", file=sys.stderr)
         return
     if source.registry_name != net.registry_name or model_args(source) != model_args(net):
