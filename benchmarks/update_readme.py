@@ -43,6 +43,21 @@ def _table(data: dict, metric: str, title: str) -> list[str]:
     return [*lines, ""]
 
 
+def _block(title: str, head: list[str], rows: list[list[str]], stem: str, what: str) -> list[str]:
+    """A bold title, a Markdown table and the link to the result's own report."""
+    lines = [f"**{title}**", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    link = f"[{stem}.md](benchmarks/results/{stem}.md)"
+    return [*lines, "", f"{what}: {link}.", ""]
+
+
+def _budget(data: dict, what: str) -> str:
+    steps = data["rows"][0]["train_steps"]
+    return (
+        f"Learned demosaicer: {what} (CPSNR dB; equal budget of {steps} steps x 16 patches per row)"
+    )
+
+
 def _ablation(data: dict) -> list[str]:
     head = [
         "variant",
@@ -54,68 +69,63 @@ def _ablation(data: dict) -> list[str]:
         "train min",
         "MP/s",
     ]
-    lines = [
-        "**Learned demosaicer: ablation (CPSNR dB; equal budget of "
-        f"{data['rows'][0]['train_steps']} steps x 16 patches per row)**",
-        "",
-        "| " + " | ".join(head) + " |",
-        "|" + "---|" * len(head),
-    ]
-    for r in data["rows"]:
-        lines.append(
-            f"| {r['label']} | {r['holdout_cpsnr']:.2f} | {r['kodak24']:.2f} | "
-            f"{r['mcmaster']:.2f} | {r['params']:,} | {r['macs_per_pixel']:,.0f} | "
-            f"{r['train_minutes']:.1f} | {r['mp_per_s']:.1f} |"
-        )
-    link = "[demosaic_ablation.md](benchmarks/results/demosaic_ablation.md)"
-    return [*lines, "", f"Reproduce and details: {link}.", ""]
+    rows = [
+        [
+            r["label"], f"{r['holdout_cpsnr']:.2f}", f"{r['kodak24']:.2f}", f"{r['mcmaster']:.2f}",
+            f"{r['params']:,}", f"{r['macs_per_pixel']:,.0f}", f"{r['train_minutes']:.1f}",
+            f"{r['mp_per_s']:.1f}",
+        ]
+        for r in data["rows"]
+    ]  # fmt: skip
+    return _block(
+        _budget(data, "ablation"), head, rows, "demosaic_ablation", "Reproduce and details"
+    )
 
 
 def _develop(data: dict) -> list[str]:
-    lines = [
-        "**Raw development of the Kodak DC50 raw: each demosaicer against LibRaw's own (AHD)**",
-        "",
-        "| method | PSNR vs LibRaw (dB) | SSIM | seconds |",
-        "|---|---|---|---|",
+    rows = [
+        [m, f"{r['psnr']:.2f}", f"{r['ssim']:.4f}", f"{r['time']['median_s']:.2f}"]
+        for m, r in data["methods"].items()
     ]
-    for m, r in data["methods"].items():
-        lines.append(f"| {m} | {r['psnr']:.2f} | {r['ssim']:.4f} | {r['time']['median_s']:.2f} |")
-    link = "[develop.md](benchmarks/results/develop.md)"
-    return [*lines, "", f"Pictures and the pipeline check: {link}.", ""]
+    return _block(
+        "Raw development of the Kodak DC50 raw: each demosaicer against LibRaw's own (AHD)",
+        ["method", "PSNR vs LibRaw (dB)", "SSIM", "seconds"],
+        rows,
+        "develop",
+        "Pictures and the pipeline check",
+    )
 
 
 def _data_ablation(data: dict) -> list[str]:
-    lines = [
-        "**Learned demosaicer: training data (CPSNR dB; equal budget of "
-        f"{data['rows'][0]['train_steps']} steps x 16 patches per row)**",
-        "",
-        "| training data | holdout (lossless) | Kodak24 | McMaster | train min |",
-        "|---|---|---|---|---|",
-    ]
-    for r in data["rows"]:
-        lines.append(
-            f"| {r['label']} | {r['holdout_lossless']:.2f} | {r['kodak24']:.2f} | "
-            f"{r['mcmaster']:.2f} | {r['train_minutes']:.1f} |"
-        )
-    link = "[demosaic_data_ablation.md](benchmarks/results/demosaic_data_ablation.md)"
-    return [*lines, "", f"Reproduce and details: {link}.", ""]
+    head = ["training data", "holdout (lossless)", "Kodak24", "McMaster", "train min"]
+    rows = [
+        [
+            r["label"], f"{r['holdout_lossless']:.2f}", f"{r['kodak24']:.2f}",
+            f"{r['mcmaster']:.2f}", f"{r['train_minutes']:.1f}",
+        ]
+        for r in data["rows"]
+    ]  # fmt: skip
+    title = _budget(data, "training data")
+    return _block(title, head, rows, "demosaic_data_ablation", "Reproduce and details")
 
 
 def _raw_noise(data: dict) -> list[str]:
-    lines = [
-        "**`--noise auto` on noisy mosaics: the estimate and its cost for the joint network**",
-        "",
-        "| dataset | sigma | mean error | worst image | true level (dB) | auto (dB) | cost (dB) |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for r in data["rows"]:
-        lines.append(
-            f"| {r['dataset']} | {r['sigma']:g} | {100 * r['mean_relative_error']:+.1f} % | "
-            f"{100 * r['worst_relative_error']:+.1f} % | {r['cpsnr_true_level']:.2f} | "
-            f"{r['cpsnr_auto']:.2f} | {r['cost_db']:.3f} |"
-        )
-    link = "[demosaic_noise.md](benchmarks/results/demosaic_noise.md)"
-    return [*lines, "", f"Reproduce and details: {link}.", ""]
+    head = ["dataset", "sigma", "mean error", "worst image", "true level (dB)", "auto (dB)"]
+    rows = [
+        [
+            r["dataset"], f"{r['sigma']:g}", f"{100 * r['mean_relative_error']:+.1f} %",
+            f"{100 * r['worst_relative_error']:+.1f} %", f"{r['cpsnr_true_level']:.2f}",
+            f"{r['cpsnr_auto']:.2f}", f"{r['cost_db']:.3f}",
+        ]
+        for r in data["rows"]
+    ]  # fmt: skip
+    return _block(
+        "`--noise auto` on noisy mosaics: the estimate and its cost for the joint network",
+        [*head, "cost (dB)"],
+        rows,
+        "demosaic_noise",
+        "Reproduce and details",
+    )
 
 
 def _tiling(data: dict) -> list[str]:
