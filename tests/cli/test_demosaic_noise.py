@@ -46,6 +46,8 @@ def joint_model(tmp_path):
         (["--noise", "0", "--method", "bilinear"], "takes no noise level"),
         (["--method", "bm3d+menon"], "needs --noise SIGMA"),
         (["--method", "menon+cbm3d", "--noise", "0"], "needs --noise SIGMA (above 0)"),
+        (["--method", "menon", "--ensemble", "8"], "menon is not a network"),
+        (["--method", "learned-joint-x8", "--ensemble", "2"], "learned-joint-x8 averages 8"),
     ],
 )
 def test_bad_noise_options_are_one_line(capfd, raw_png, tmp_path, argv, needle):
@@ -189,3 +191,19 @@ def test_develop_noise_auto_with_the_shipped_joint_model(capfd, dc50, tmp_path):
     code, stdout, err = _run(capfd, "develop", dc50, out, "--noise", "auto")
     assert code == 0, err
     assert "| learned | noise " in stdout, stdout
+
+
+def test_ensemble_on_the_command_line_is_the_library_s(capfd, raw_png, tmp_path):
+    from restorekit.models.demosaic import demosaic_joint
+
+    out = tmp_path / "x8.png"
+    code, _, err = _run(
+        capfd, "demosaic", raw_png, out, "--method", "learned-joint-x8", "--noise", "4"
+    )
+    assert code == 0, err
+    raw = read_image(raw_png)[:, :1].double()
+    got = read_image(out).double()  # 16 bits, as the input
+    want = demosaic_joint(raw, "RGGB", 4 / 255, ensemble=8).clamp(0, 1)
+    single = demosaic_joint(raw, "RGGB", 4 / 255).clamp(0, 1)
+    assert (got - want).abs().max() < 1e-4
+    assert (got - single).abs().max() > 1e-3

@@ -65,3 +65,14 @@ def test_gradcheck():
     x = torch.rand(1, 3, 4, 6, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda t: mosaic(t, "GBRG"), (x,))
     assert torch.autograd.gradcheck(lambda t: mosaic_sparse(t, "BGGR"), (x,))
+
+
+@pytest.mark.parametrize("cfa", ["RGGB", "GRBG", "BGGR", "GBRG"])
+@pytest.mark.parametrize(("H", "W"), [(6, 8), (7, 8), (6, 9), (7, 9)])
+def test_the_layout_after_a_symmetry_is_the_mosaic_of_the_transformed_image(cfa, H, W):
+    from restorekit.data.patches import dihedral
+
+    rgb = torch.rand(1, 3, H, W, generator=torch.Generator().manual_seed(H * W))
+    for k in range(8):
+        layout = parse_cfa(cfa).transformed(k, H, W)
+        assert torch.equal(dihedral(mosaic(rgb, cfa), k), mosaic(dihedral(rgb, k), layout)), k

@@ -167,3 +167,26 @@ def test_model_file_errors(tmp_path):
 
 def test_registry_lists_the_demosaicer():
     assert MODELS["demosaicnet"].__name__ == "DemosaicNet"
+
+
+def test_the_full_self_ensemble_commutes_with_every_symmetry():
+    # averaging over the whole group makes the demosaicer equivariant: demosaicing a flipped or
+    # transposed mosaic (with its own layout) gives the flipped or transposed result
+    from restorekit.data.patches import dihedral
+    from restorekit.degrade import mosaic, parse_cfa
+    from restorekit.models.demosaic import demosaic_learned
+
+    torch.manual_seed(0)
+    net = build("demosaicnet", channels=8, depth=1, noise_map=True).eval()
+    torch.nn.init.normal_(net.tail.weight, std=0.05)
+    raw = mosaic(torch.rand(1, 3, 22, 31), "GBRG")
+    noise = torch.rand(1, 1, 22, 31) * 0.05
+    y = demosaic_learned(raw, "GBRG", net, noise=noise, ensemble=8)
+    for k in range(8):
+        layout = parse_cfa("GBRG").transformed(k, 22, 31)
+        yk = demosaic_learned(dihedral(raw, k), layout, net, noise=dihedral(noise, k), ensemble=8)
+        torch.testing.assert_close(yk, dihedral(y, k), atol=1e-5, rtol=0)
+    single = demosaic_learned(raw, "GBRG", net, noise=noise)
+    assert (single - y).abs().max() > 1e-4  # the ensemble is not the single pass
+    with pytest.raises(RestorekitError, match="ensemble must be 1, 2, 4 or 8"):
+        demosaic_learned(raw, "GBRG", net, ensemble=3)

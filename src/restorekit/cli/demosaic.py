@@ -27,6 +27,7 @@ __all__ = ["DEMOSAIC_METHODS", "register"]
 DEMOSAIC_METHODS = (
     "learned",
     "learned-joint",
+    "learned-joint-x8",
     "bilinear",
     "mhc",
     "menon",
@@ -60,6 +61,16 @@ def _add_demosaic_method(p: argparse.ArgumentParser) -> None:
         help="the raw's noise level, standard deviation on the 0..255 scale of its range, or "
         "'auto' to estimate it on the flat blocks of the CFA planes; for the joint learned model "
         "and the menon+cbm3d / bm3d+menon pipelines (default: a clean raw)",
+    )
+    p.add_argument(
+        "--ensemble",
+        type=int,
+        choices=(1, 2, 4, 8),
+        default=None,
+        metavar="N",
+        help="learned methods: average over N = 1, 2, 4 or 8 flips and transpositions of the "
+        "mosaic (each with its own Bayer layout), N times slower; learned-joint-x8 is "
+        "learned-joint with 8 (default: 1)",
     )
 
 
@@ -140,6 +151,7 @@ def _demosaicer(
             that needs one.
     """
     from restorekit.tasks import DemosaicTask
+    from restorekit.tasks.demosaic import LEARNED_METHODS
 
     methods = DemosaicTask().methods()
     _check_method(args.method, methods, "demosaic")
@@ -147,22 +159,36 @@ def _demosaicer(
     noise = _parse_noise(args.noise)
     if args.model is not None and args.method != "learned":
         raise RestorekitError("--model needs --method learned")
-    if args.method in ("learned", "learned-joint"):
+    if args.method in LEARNED_METHODS:
         from restorekit.models import load_model
+        from restorekit.models.demosaic import demosaic_learned
         from restorekit.models.pretrained import load_pretrained
 
+        name, ensemble = LEARNED_METHODS[args.method]
+        if args.ensemble is not None:
+            if ensemble > 1 and args.ensemble != ensemble:
+                raise RestorekitError(
+                    f"--ensemble {args.ensemble}: {args.method} averages {ensemble}; use "
+                    "--method learned-joint with --ensemble N"
+                )
+            ensemble = args.ensemble
         if args.model is not None:
             model = load_model(args.model, expect="demosaicnet")[0]
         else:  # a noisy raw goes to the joint network
-            joint = args.method == "learned-joint" or noise is not None
-            model = load_pretrained("demosaic-joint" if joint else "demosaic")
+            model = load_pretrained("demosaic-joint" if noise is not None else name)
         if noise is not None and not getattr(model, "noise_map", False):
             raise RestorekitError(
                 "--noise: this learned demosaicer was trained on clean raws and takes no noise "
                 "level"
             )
-        learned = methods["learned"]
-        return lambda raw, cfa, sigma: learned(raw, cfa, model=model, noise=sigma)
+        return lambda raw, cfa, sigma: demosaic_learned(
+            raw, cfa, model=model, noise=sigma, ensemble=ensemble
+        )
+    if args.ensemble is not None:
+        raise RestorekitError(
+            f"--ensemble: {args.method} is not a network; use a learned method "
+            f"({', '.join(LEARNED_METHODS)})"
+        )
     if args.method in _NOISY_METHODS:
         if noise is None or noise == 0:
             raise RestorekitError(

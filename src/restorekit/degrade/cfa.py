@@ -62,6 +62,29 @@ class CFA(str, Enum):
         out = "".join(grid[(i + dy) % 2][(j + dx) % 2] for i in range(2) for j in range(2))
         return CFA(out)
 
+    def transformed(self, k: int, height: int, width: int) -> CFA:
+        """The layout of a ``height x width`` mosaic after the symmetry ``k`` of the square
+        (:func:`restorekit.data.patches.dihedral`: bit 0 flips left-right, bit 1 up-down, bit 2
+        transposes; an odd side moves the phase under a flip).
+
+        Example:
+            >>> CFA.RGGB.transformed(1, 4, 4), CFA.RGGB.transformed(1, 4, 5)
+            (<CFA.GRBG: 'GRBG'>, <CFA.RGGB: 'RGGB'>)
+            >>> CFA.GRBG.transformed(4, 4, 4)
+            <CFA.GBRG: 'GBRG'>
+        """
+        v = self.value
+        out = []
+        for i in range(2):
+            for j in range(2):
+                r, c = (j, i) if k & 4 else (i, j)  # undo in reverse order: transpose first
+                if k & 2:
+                    r = height - 1 - r
+                if k & 1:
+                    c = width - 1 - c
+                out.append(v[2 * (r % 2) + c % 2])
+        return CFA("".join(out))
+
     def __str__(self) -> str:
         return self.value
 

@@ -262,6 +262,7 @@ def demosaic_learned(
     model: nn.Module | None = None,
     tile: int = 1024,
     noise: float | torch.Tensor | None = None,
+    ensemble: int = 1,
 ) -> torch.Tensor:
     """Demosaic with a trained network: the shipped one unless ``model`` is given.
 
@@ -276,11 +277,21 @@ def demosaic_learned(
         tile: core tile side for large images.
         noise: the raw's noise standard deviation on its [0, 1] scale (one value, one per image
             or a ``(B, 1, H, W)`` map), for a network with a noise map; ``None``: a clean raw.
+        ensemble: average over this many symmetries of the square (1, 2, 4 or 8, in the
+            denoisers' :data:`~restorekit.models.control.ENSEMBLE_ORDER`; the geometric
+            self-ensemble of Lim et al. 2017): each symmetry's mosaic is demosaiced with its own
+            layout (:meth:`CFA.transformed`), so the four Bayer phases all take part; that many
+            times slower.
 
     Returns:
         RGB ``(B, 3, H, W)`` in ``raw``'s dtype, not clipped.
     """
+    from restorekit.data.patches import dihedral, dihedral_inverse
+    from restorekit.models.control import ENSEMBLE_ORDER
     from restorekit.models.tiling import tiled
+
+    if ensemble not in (1, 2, 4, 8):
+        raise RestorekitError(f"ensemble must be 1, 2, 4 or 8 symmetries, got {ensemble}")
 
     if model is None:
         from restorekit.models.pretrained import load_pretrained
@@ -297,17 +308,22 @@ def demosaic_learned(
     elif noise is not None:
         raise RestorekitError("this demosaicer takes no noise level (it was trained on clean raws)")
 
-    def run(t: torch.Tensor) -> torch.Tensor:
-        return model(t[:, :1], cfa, t[:, 1:]) if t.shape[1] == 2 else model(t, cfa)
+    def whole(t: torch.Tensor, layout: CFA) -> torch.Tensor:
+        def run(t: torch.Tensor) -> torch.Tensor:
+            return model(t[:, :1], layout, t[:, 1:]) if t.shape[1] == 2 else model(t, layout)
 
+        if t[0, 0].numel() <= tile * tile:  # H * W pixels
+            return run(t)
+        pack = getattr(model, "pack", 2)
+        radius = getattr(model, "receptive_radius", 64)
+        return tiled(run, t, tile=tile, overlap=radius, multiple=pack)
+
+    H, W = x.shape[-2:]
     with torch.inference_mode():
-        if x[0, 0].numel() <= tile * tile:  # H * W pixels
-            y = run(x)
-        else:
-            pack = getattr(model, "pack", 2)
-            radius = getattr(model, "receptive_radius", 64)
-            y = tiled(run, x, tile=tile, overlap=radius, multiple=pack)
-    return y.to(raw.dtype)
+        y = whole(x, cfa)  # ENSEMBLE_ORDER starts with the identity
+        for k in ENSEMBLE_ORDER[1:ensemble]:
+            y += dihedral_inverse(whole(dihedral(x, k), cfa.transformed(k, H, W)), k)
+    return (y / ensemble if ensemble > 1 else y).to(raw.dtype)
 
 
 def demosaic_joint(
@@ -315,9 +331,12 @@ def demosaic_joint(
     cfa: CFA | str,
     noise: float | torch.Tensor | None = None,
     tile: int = 1024,
+    ensemble: int = 1,
 ) -> torch.Tensor:
     """Joint demosaicing and denoising with the shipped joint network (``demosaic-joint``):
-    :func:`demosaic_learned` with its model; ``noise`` as there (``None``: a clean raw)."""
+    :func:`demosaic_learned` with its model; ``noise`` and ``ensemble`` as there (``None``: a
+    clean raw)."""
     from restorekit.models.pretrained import load_pretrained
 
-    return demosaic_learned(raw, cfa, load_pretrained("demosaic-joint"), tile=tile, noise=noise)
+    model = load_pretrained("demosaic-joint")
+    return demosaic_learned(raw, cfa, model, tile=tile, noise=noise, ensemble=ensemble)

@@ -26,10 +26,17 @@ from restorekit.degrade import mosaic, mosaic_sparse, parse_cfa
 from restorekit.io import from_numpy
 from restorekit.tasks.base import Condition, Pair, quantize
 
-__all__ = ["DemosaicTask"]
+__all__ = ["LEARNED_METHODS", "DemosaicTask"]
 
 #: the demosaicers shown on noisy raws beside the ones that take the noise level
 _NOISY_REFERENCES = ("learned", "mhc", "menon")
+
+#: the shipped networks by method name: (pretrained model, self-ensemble size)
+LEARNED_METHODS = {
+    "learned": ("demosaic", 1),
+    "learned-joint": ("demosaic-joint", 1),
+    "learned-joint-x8": ("demosaic-joint", 8),
+}
 
 
 def condition_sigma(cond: Condition) -> float:
@@ -40,6 +47,19 @@ def condition_sigma(cond: Condition) -> float:
         10.0
     """
     return float(cond.variant.removeprefix("sigma=")) if cond.variant else 0.0
+
+
+def _shipped(name: str, ensemble: int) -> Callable[..., torch.Tensor]:
+    """A shipped demosaicer as ``fn(raw, cfa, noise=None)`` (the model loads on the first call)."""
+
+    def run(raw: torch.Tensor, cfa: Any, noise: Any = None) -> torch.Tensor:
+        from restorekit.models.demosaic import demosaic_learned
+        from restorekit.models.pretrained import load_pretrained
+
+        model = load_pretrained(name)
+        return demosaic_learned(raw, cfa, model, noise=noise, ensemble=ensemble)
+
+    return run
 
 
 class DemosaicTask:
@@ -83,21 +103,17 @@ class DemosaicTask:
 
     def methods(self) -> dict[str, Callable[..., torch.Tensor]]:
         from restorekit.classical.demosaic import DEMOSAICERS, NOISY_PIPELINES
-        from restorekit.models.demosaic import demosaic_joint, demosaic_learned
 
-        return {
-            "learned": demosaic_learned,
-            "learned-joint": demosaic_joint,
-            **DEMOSAICERS,
-            **NOISY_PIPELINES,
-        }
+        learned = {name: _shipped(*spec) for name, spec in LEARNED_METHODS.items()}
+        return {**learned, **DEMOSAICERS, **NOISY_PIPELINES}
 
     def takes_noise(self, method: str) -> bool:
         """Whether ``method`` is told the raw's noise level (the shipped clean ``learned`` model
         is not: it is the fast demosaicer for clean raws)."""
         from restorekit.classical.demosaic import NOISY_PIPELINES
 
-        return method == "learned-joint" or method in NOISY_PIPELINES
+        joint = method in LEARNED_METHODS and LEARNED_METHODS[method][0] == "demosaic-joint"
+        return joint or method in NOISY_PIPELINES
 
     def applies(self, method: str, cond: Condition) -> bool:
         """Clean raws: every demosaicer; noisy raws: the methods told the noise level and the
