@@ -19,9 +19,12 @@ def _net() -> torch.nn.Module:
     return build("grain-net").eval()
 
 
-@pytest.mark.parametrize("skew", [False, True])
-def test_odd_sizes_and_gradients(skew):
-    net = build("grain-net", skew=skew)
+OPTIONS = [{}, {"skew": True}, {"modulate": True}, {"modulate": True, "envelope": True}]
+
+
+@pytest.mark.parametrize("options", OPTIONS)
+def test_odd_sizes_and_gradients(options):
+    net = build("grain-net", **options)
     x = torch.rand(2, 1, 37, 31)
     noise = torch.randn(2, 1, 37 + 6, 31 + 6)
     g = net(x, torch.tensor([[0.5, 0.0, 0.8], [0.7, 0.2, 1.0]]), noise)
@@ -30,10 +33,10 @@ def test_odd_sizes_and_gradients(skew):
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in net.parameters())
 
 
-@pytest.mark.parametrize("skew", [False, True])
-def test_fast_path_equals_forward_within_the_level_step(skew):
+@pytest.mark.parametrize("options", OPTIONS)
+def test_fast_path_equals_forward_within_the_level_step(options):
     torch.manual_seed(0)
-    net = build("grain-net", skew=skew).eval()
+    net = build("grain-net", **options).eval()
     x = torch.rand(1, 1, 40, 50)
     p = torch.tensor([0.6, 0.1, 0.9])
     noise = torch.randn(1, 1, 46, 56)
@@ -44,8 +47,43 @@ def test_fast_path_equals_forward_within_the_level_step(skew):
     assert diff.max() < 0.1 * slow.std() and diff.mean() < 0.01 * slow.std()
 
 
-def test_tiles_do_not_change_the_result(monkeypatch):
-    net = _net()
+def test_modulating_the_noise_first_is_the_same_field_on_flat_ground_and_not_on_edges():
+    # sum_i w_i (B_i * n) and sum_i B_i * (w_i n) agree where w is constant: on a flat field
+    torch.manual_seed(0)
+    after = build("grain-net").eval()
+    first = build("grain-net", modulate=True).eval()
+    first.load_state_dict(after.state_dict())
+    p = torch.tensor([[0.6, 0.1, 0.9]])
+    noise = torch.randn(1, 1, 46, 56)
+    with torch.no_grad():
+        flat = torch.full((1, 1, 40, 50), 0.3)
+        torch.testing.assert_close(first(flat, p, noise), after(flat, p, noise))
+        edge = flat.clone()
+        edge[..., 25:] = 0.8  # near the edge each pixel's grain mixes both sides' weights
+        a, b = first(edge, p, noise), after(edge, p, noise)
+    assert (a - b)[..., 22:28].abs().max() > 1e-3
+    torch.testing.assert_close(a[..., :20], b[..., :20])  # farther than the kernel: the same
+
+
+def test_the_envelope_gives_no_grain_of_its_own_at_0_and_1():
+    torch.manual_seed(0)
+    net = build("grain-net", modulate=True, envelope=True).eval()
+    x = torch.zeros(1, 1, 30, 30)
+    x[..., 15:] = 1.0
+    x[..., 10:20, 5:8] = 0.5  # a grey patch: its grain reaches 3 px (the kernel) around it
+    noise = torch.randn(1, 1, 36, 36)
+    with torch.no_grad():
+        g = net(x, torch.tensor([[0.6, 0.0, 0.9]]), noise)
+        fast = net.synthesize(x, torch.tensor([0.6, 0.0, 0.9]), noise)
+    assert g[..., 10:20, 5:8].abs().min() > 0
+    assert g[..., :6, :].abs().max() == 0 and g[..., 24:, :].abs().max() == 0
+    assert fast[..., :6, :].abs().max() == 0 and fast[..., 10:20, 5:8].abs().max() > 0
+
+
+@pytest.mark.parametrize("options", [{}, {"modulate": True, "envelope": True}])
+def test_tiles_do_not_change_the_result(monkeypatch, options):
+    torch.manual_seed(0)
+    net = build("grain-net", **options).eval()
     x = torch.rand(1, 3, 90, 70)
     whole = render_learned(x, BooleanGrain(), torch.Generator().manual_seed(0), model=net)
     monkeypatch.setattr(learned, "_TILE", 32)

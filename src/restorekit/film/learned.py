@@ -81,7 +81,7 @@ def render_learned(
     def grain_of(tile: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         # a tile of [image padded by m | noise]: the network's grain on its inner part, padded
         # back to the tile's size (tiled() keeps only cores at least m inside a tile)
-        g = model.synthesize(tile[:, :1, m:-m, m:-m] if m else tile[:, :1], cond, tile[:, 1:])
+        g = model.synthesize(tile[:, :1], cond, tile[:, 1:])
         return torch.nn.functional.pad(g, (m, m, m, m))
 
     with torch.inference_mode():

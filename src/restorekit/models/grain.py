@@ -17,12 +17,28 @@ there: its variance per intensity and its spectrum per intensity. Linear in
 the noise, so the grain has zero mean at every intensity by construction (the model preserves the
 image on average, as the Boolean model does); the engine clamps the render to [0, 1], which gives
 the skewed grain of near-black and near-white film.
+
+Two options make it closer to the Boolean model on pictures (``modulate`` and ``envelope``):
+
+- ``modulate``: the per-pixel weights scale the white noise *before* the basis filters,
+  ``grain = sum_i B_i * (w_i(u) n)``, instead of the filtered noise after them,
+  ``sum_i w_i(u) (B_i * n)``. On a flat field the two are the same field; on a picture the first
+  is the Boolean model's order (grains are born where the grey level is, then the filter blurs
+  them), so a pixel's grain comes from its neighbourhood's grey levels: at an edge it is the
+  average of both sides' grain, and a clipped white pixel next to grey ones still shows the grey
+  ones' grain blurred into it, as the Boolean engine renders it.
+- ``envelope``: the amplitude is multiplied by ``sqrt(u (1 - u))``, so that a pixel at exactly 0
+  or 1 (no grains, or a full cover) gives no grain of its own, as in the Boolean model, whose
+  variance goes to zero at both ends; the network learns the rest of the curve.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+from restorekit.errors import RestorekitError
 
 __all__ = ["GrainNet"]
 
@@ -39,11 +55,16 @@ class GrainNet(nn.Module):
         spread_range: the radius spreads ``radius_sigma / radius`` it is trained for.
         blur_range: the filter sigmas (output pixels) it is trained for.
         skew: add a skew feature (:meth:`features`) with its own per-pixel weight.
+        modulate: weight the noise before the basis filters (module docstring); one noise
+            channel, no skew.
+        envelope: multiply the amplitude by ``sqrt(u (1 - u))`` (module docstring).
 
     Shape:
         ``forward(x (N, 1, H, W), params (N, 3), noise (N, k, H + 2m, W + 2m)) -> grain
         (N, 1, H, W)``, ``params`` = (radius, spread, blur) in output pixels, ``m`` =
-        :attr:`margin` = ``kernel // 2`` (the noise covers the basis filters' reach).
+        :attr:`margin` = ``kernel // 2`` (the noise covers the basis filters' reach). ``x`` may
+        also be given with the margin, ``(N, 1, H + 2m, W + 2m)`` (the grey levels under the
+        margin's noise, which ``modulate`` uses; otherwise the border is replicated).
 
     Example:
         >>> net = GrainNet().eval()
@@ -68,10 +89,16 @@ class GrainNet(nn.Module):
         spread_range: tuple[float, float] = (0.0, 0.5),
         blur_range: tuple[float, float] = (0.5, 1.4),
         skew: bool = False,
+        modulate: bool = False,
+        envelope: bool = False,
     ) -> None:
         super().__init__()
+        if modulate and (noise_channels != 1 or skew):
+            raise RestorekitError("grain-net: modulate takes one noise channel and no skew")
         self.noise_channels = noise_channels
         self.skew = bool(skew)
+        self.modulate = bool(modulate)
+        self.envelope = bool(envelope)
         self.ranges = (tuple(radius_range), tuple(spread_range), tuple(blur_range))
         # no padding: the noise is drawn with a margin, so no pixel sees a zero-padded border
         # (which would lower the grain there and teach the network too strong a grain)
@@ -101,6 +128,8 @@ class GrainNet(nn.Module):
         out = self.mix(cond)
         # log-amplitude and mixing direction apart: the grain's strength spans decades
         amplitude = torch.exp(out[:, :1])
+        if self.envelope:  # no grain of its own at exactly 0 or 1
+            amplitude = amplitude * (x * (1 - x)).clamp(min=0).sqrt()
         n = self.basis.out_channels
         mixing = out[:, 1 : 1 + n]
         w = amplitude * mixing / mixing.norm(dim=1, keepdim=True).clamp(min=1e-6)
@@ -119,8 +148,19 @@ class GrainNet(nn.Module):
         z = b[:, :1] / norm
         return torch.cat([b, z * z - 1], dim=1)
 
+    def _split(self, x: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x`` without and with the noise's margin (replicated where it was not given)."""
+        m = self.margin
+        if x.shape[-2:] == noise.shape[-2:]:
+            return (x[..., m:-m, m:-m] if m else x), x
+        return x, F.pad(x, (m, m, m, m), mode="replicate")
+
     def forward(self, x: torch.Tensor, params: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        return (self.weights(x, params) * self.features(noise)).sum(dim=1, keepdim=True)
+        inner, padded = self._split(x, noise)
+        if self.modulate:  # weight the noise, then filter: sum_i B_i * (w_i n)
+            w = self.weights(padded, params) * noise
+            return F.conv2d(w, self.basis.weight.transpose(0, 1))
+        return (self.weights(inner, params) * self.features(noise)).sum(dim=1, keepdim=True)
 
     @torch.no_grad()
     def synthesize(
@@ -132,13 +172,19 @@ class GrainNet(nn.Module):
         responses are computed channels-last.
 
         Shape:
-            ``x (1, 1, H, W)``, ``params (3,)``, ``noise (1, k, H + 2m, W + 2m)`` ->
-            ``(1, 1, H, W)``.
+            ``x (1, 1, H, W)`` (or with the margin, as :meth:`forward`), ``params (3,)``,
+            ``noise (1, k, H + 2m, W + 2m)`` -> ``(1, 1, H, W)``.
         """
-        B, C, H, W = x.shape
+        inner, padded = self._split(x, noise)
         u = torch.linspace(0, 1, levels, dtype=x.dtype, device=x.device).view(1, 1, levels, 1)
         table = self.weights(u, params.view(1, 3))[0, :, :, 0].T.contiguous()  # (levels, n)
-        index = (x.reshape(-1).clamp(0, 1) * (levels - 1)).round().long()
+        if self.modulate:
+            index = (padded.reshape(-1).clamp(0, 1) * (levels - 1)).round().long()
+            Hp, Wp = padded.shape[-2:]
+            w = (table[index] * noise.reshape(-1, 1)).view(1, Hp, Wp, -1).permute(0, 3, 1, 2)
+            return F.conv2d(w, self.basis.weight.transpose(0, 1))  # w is channels-last already
+        B, C, H, W = inner.shape
+        index = (inner.reshape(-1).clamp(0, 1) * (levels - 1)).round().long()
         b = self.features(noise.contiguous(memory_format=torch.channels_last))  # (1, n, H, W)
         b = b.contiguous(memory_format=torch.channels_last)
         b = b.permute(0, 2, 3, 1).reshape(H * W, -1)  # channels-last: a free view
