@@ -123,3 +123,17 @@ def test_shipped_model_follows_the_boolean_statistics(setting):
     ps, pr = radial_power_spectrum(ours, 16)[:, 0], radial_power_spectrum(ref, 16)[:, 0]
     err = ((ps / pr - 1).abs() * pr / pr.sum(1, keepdim=True)).sum(1)
     assert err.mean() < 0.35, err
+
+
+@pytest.mark.parametrize("how", ["sample", "group", "group-ends"])
+def test_the_recipe_s_flat_levels(how):
+    from restorekit.train.grain import GrainRecipe
+
+    recipe = GrainRecipe(ranges=((0.3, 1.0), (0.0, 0.5), (0.5, 1.4)), group=4, flat_levels=how)
+    levels = recipe.draw_levels(4000, torch.Generator().manual_seed(0))
+    assert levels.shape == (4000,) and levels.min() >= 0.02 and levels.max() <= 0.98
+    groups = levels.view(-1, 4)
+    same = bool((groups == groups[:, :1]).all())
+    assert same == (how != "sample")
+    ends = float(((levels < 0.1) | (levels > 0.9)).float().mean())  # uniform: 0.167
+    assert (ends > 0.3) == (how == "group-ends")

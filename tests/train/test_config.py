@@ -84,6 +84,10 @@ def test_yaml_exponent_without_dot_is_a_float(tmp_path):
         ),
         ({"data": {"train": "x", "color_boost": 2}}, "config: data.color_boost must be in [0, 1]"),
         (
+            {"data": {"train": "x", "flat_levels": "ends"}},
+            "config: data.flat_levels must be 'sample', 'group' or 'group-ends', got 'ends'",
+        ),
+        (
             {"loss": {"weights": {"l1": 1}, "options": {"l2": {}}}},
             "config: loss.options.l2 names a loss",
         ),

@@ -121,6 +121,11 @@ class DataConfig:
     #: denoise: how a [lo, hi] range is sampled: "uniform", or "log" (log-uniform: as many patches
     #: between 5 and 10 as between 35 and 70, so the low levels weigh more in the loss)
     sigma_sampling: str = "uniform"
+    #: grain: the grey levels of the flat-field patches: "sample" (each its own, uniform in
+    #: [0.02, 0.98]), "group" (one per group of patches that pool their statistics, so a pooled
+    #: spectrum is one level's), or "group-ends" (as "group", drawn from the arcsine law: denser
+    #: near 0 and 1, where the grain changes fastest)
+    flat_levels: str = "sample"
     #: denoise: the control level (alpha) the network is trained at; empty: a conditional model
     #: is told each patch's sigma, any other network level 0
     level: float | None = None
@@ -450,6 +455,10 @@ def _validate(cfg: TrainConfig) -> None:
     need(
         cfg.data.sigma_sampling in ("uniform", "log"),
         f"data.sigma_sampling must be 'uniform' or 'log', got {cfg.data.sigma_sampling!r}",
+    )
+    need(
+        cfg.data.flat_levels in ("sample", "group", "group-ends"),
+        f"data.flat_levels must be 'sample', 'group' or 'group-ends', got {cfg.data.flat_levels!r}",
     )
     if cfg.data.sigma_sampling == "log" and cfg.data.sigma:
         need(min(cfg.data.sigma) > 0, "data.sigma_sampling 'log' needs sigma > 0")

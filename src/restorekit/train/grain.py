@@ -17,6 +17,7 @@ the Boolean engine's, the quantities the benchmark and the tests hold it to.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +48,8 @@ class GrainRecipe:
     margin: int = 3
     #: consecutive samples that share their parameters and patch kind (the losses' ``group``)
     group: int = 1
+    #: the flat fields' grey levels (``data.flat_levels``)
+    flat_levels: str = "sample"
     _val: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = field(default_factory=list)
 
     @classmethod
@@ -70,6 +73,7 @@ class GrainRecipe:
             noise_channels=probe.noise_channels,
             margin=probe.margin,
             group=group,
+            flat_levels=cfg.data.flat_levels,
         )
 
     def draw_params(self, batch: int, generator: torch.Generator) -> torch.Tensor:
@@ -83,6 +87,15 @@ class GrainRecipe:
         p[constant, 1] = 0.0
         return p.repeat_interleave(self.group, dim=0)
 
+    def draw_levels(self, batch: int, generator: torch.Generator) -> torch.Tensor:
+        """``(batch,)`` flat-field grey levels in [0.02, 0.98] (:attr:`flat_levels`)."""
+        if self.flat_levels == "sample":
+            return 0.02 + 0.96 * torch.rand(batch, generator=generator)
+        r = torch.rand(batch // self.group, generator=generator)
+        if self.flat_levels == "group-ends":  # arcsine law: density 1 / (pi sqrt(t (1 - t)))
+            r = 0.5 - 0.5 * torch.cos(math.pi * r)
+        return (0.02 + 0.96 * r).repeat_interleave(self.group)
+
     def degrade(
         self, target: torch.Tensor, generator: torch.Generator
     ) -> tuple[tuple[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
@@ -91,7 +104,7 @@ class GrainRecipe:
         flat = (torch.rand(B // self.group, generator=generator) < _FLAT_SHARE).repeat_interleave(
             self.group
         )
-        levels = 0.02 + 0.96 * torch.rand(B, generator=generator)
+        levels = self.draw_levels(B, generator)
         clean[flat] = levels[flat].view(-1, 1, 1, 1).to(clean.dtype).expand(-1, 1, H, W)
         params = self.draw_params(B, generator)
         grain = torch.empty_like(clean)
