@@ -83,6 +83,7 @@ def test_yaml_exponent_without_dot_is_a_float(tmp_path):
             "config: run.weights_dtype must be 'float32' or 'float16', got 'int8'",
         ),
         ({"data": {"train": "x", "color_boost": 2}}, "config: data.color_boost must be in [0, 1]"),
+        ({"loss": {"model": {"closed_form": -1}}}, "config: loss.model.closed_form must be >= 0"),
         (
             {"data": {"train": "x", "flat_levels": "ends"}},
             "config: data.flat_levels must be 'sample', 'group' or 'group-ends', got 'ends'",

@@ -66,6 +66,7 @@ __all__ = [
     "boolean_autocovariance",
     "boolean_covariance_integral",
     "boolean_covariance_table",
+    "boolean_flat_spectrum",
     "boolean_grains",
     "boolean_intensity",
     "render_boolean",
@@ -569,6 +570,41 @@ def boolean_covariance_table(
     dist2 = (zy.reshape(1, -1) - d[:, :1]) ** 2 + (zx.reshape(1, -1) - d[:, 1:]) ** 2
     G = torch.exp(-dist2 / (2 * var2)) / (2 * math.pi * var2)  # (lags, res^2)
     return C @ G.T * dz
+
+
+def boolean_flat_spectrum(
+    levels: Sequence[float] | torch.Tensor,
+    radius: float,
+    blur: float,
+    size: int = 64,
+    rings: int = 16,
+    reach: int = 12,
+    resolution: int = 121,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Closed-form variance and radially averaged power spectrum of the model's grain on flat
+    fields (constant radius): the Fourier transform of :func:`boolean_covariance_table` over the
+    lags within ``reach`` pixels, on a ``size x size`` frequency grid, averaged over the rings of
+    :func:`restorekit.metrics.grain.radial_power_spectrum` (so it is what that function measures
+    on a large render, in expectation).
+
+    Returns:
+        ``(len(levels),)`` variance and ``(len(levels), rings)`` spectrum, float64.
+
+    Example:
+        >>> var, spec = boolean_flat_spectrum([0.5], 0.5, 0.8, size=32, rings=4)
+        >>> round(float(var[0]), 4), bool((spec[0, :-1] > spec[0, 1:]).all())  # low-pass
+        (0.0183, True)
+    """
+    from restorekit.metrics.grain import ring_weights
+
+    k = torch.arange(-reach, reach + 1, dtype=torch.float64)
+    lags = torch.cartesian_prod(k, k)  # (rows, cols)
+    cov = boolean_covariance_table(levels, radius, blur, lags, resolution=resolution)
+    f = torch.fft.fftfreq(size, dtype=torch.float64)
+    phase = 2 * math.pi * (f[:, None, None] * lags[:, 0] + f[None, :, None] * lags[:, 1])
+    power = torch.einsum("kl,hwl->khw", cov, torch.cos(phase))  # even covariance: real
+    spectrum = torch.einsum("khw,hwr->kr", power, ring_weights(size, size, rings))
+    return cov[:, len(lags) // 2], spectrum
 
 
 def boolean_covariance_integral(

@@ -30,6 +30,7 @@ __all__ = [
     "extrema_masks",
     "intensity_moments",
     "radial_power_spectrum",
+    "ring_weights",
     "spectrum_bins",
     "variance_per_intensity",
 ]
@@ -85,13 +86,33 @@ def radial_power_spectrum(
     H, W = a.shape[-2:]
     a = a - a.mean(dim=(-2, -1), keepdim=True)
     power = torch.view_as_real(torch.fft.fft2(a)).pow(2).sum(-1) / (H * W)  # (B, C, H, W)
-    radius = radial_frequency(H, W, device=a.device)
+    rings = ring_weights(H, W, bins, max_frequency, dtype=power.dtype, device=a.device)
+    return torch.einsum("bchw,hwk->bck", power, rings)
+
+
+def ring_weights(
+    height: int,
+    width: int,
+    bins: int = 32,
+    max_frequency: float = 0.5,
+    dtype: torch.dtype = torch.float64,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """``(height, width, bins)``: the weights that average a ``height x width`` DFT-ordered power
+    spectrum over the rings of :func:`radial_power_spectrum` (each ring's weights sum to 1; DC
+    and the corners past ``max_frequency`` weigh 0; a ring with no bin is all 0).
+
+    Example:
+        >>> w = ring_weights(16, 16, bins=4)
+        >>> [round(float(v), 6) for v in w.sum(dim=(0, 1))], float(w[0, 0].sum())
+        ([1.0, 1.0, 1.0, 1.0], 0.0)
+    """
+    _check_bins(bins)
+    radius = radial_frequency(height, width, device=device)
     index = torch.floor(radius / max_frequency * bins).long()
     valid = (radius > 0) & (index < bins)
-    onehot = F.one_hot(index.clamp(max=bins - 1), bins).to(power.dtype) * valid[..., None]
-    counts = onehot.sum(dim=(0, 1))  # (bins,)
-    sums = torch.einsum("bchw,hwk->bck", power, onehot)
-    return sums / counts.clamp(min=1)
+    onehot = F.one_hot(index.clamp(max=bins - 1), bins).to(dtype) * valid[..., None]
+    return onehot / onehot.sum(dim=(0, 1)).clamp(min=1)
 
 
 def variance_per_intensity(

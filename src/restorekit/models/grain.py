@@ -148,6 +148,29 @@ class GrainNet(nn.Module):
         z = b[:, :1] / norm
         return torch.cat([b, z * z - 1], dim=1)
 
+    def flat_statistics(
+        self, u: torch.Tensor, params: torch.Tensor, size: int = 64, rings: int = 16
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Exact variance and radially averaged power spectrum of the grain on flat fields
+        before the engine's clamp, ``(N,)`` and ``(N, rings)``, differentiable: on a flat field
+        of grey level ``u`` the grain is white noise through one kernel, ``sum_i w_i(u) B_i``
+        (in either order, :attr:`modulate` or not), whose power spectrum is ``|K(f)|^2``,
+        averaged over the rings of :func:`restorekit.metrics.grain.radial_power_spectrum` on a
+        ``size x size`` grid.
+
+        Args:
+            u: ``(N,)`` grey levels; params: ``(N, 3)`` (radius, spread, blur).
+        """
+        from restorekit.metrics.grain import ring_weights
+
+        if self.skew or self.noise_channels != 1:
+            raise RestorekitError("flat_statistics needs one noise channel and no skew")
+        w = self.weights(u.view(-1, 1, 1, 1), params)[:, :, 0, 0]  # (N, n)
+        kernel = torch.einsum("bn,nhw->bhw", w, self.basis.weight[:, 0])
+        power = torch.fft.fft2(kernel, s=(size, size)).abs().pow(2)
+        weights = ring_weights(size, size, rings, dtype=power.dtype, device=power.device)
+        return kernel.pow(2).sum(dim=(1, 2)), torch.einsum("bhw,hwr->br", power, weights)
+
     def _split(self, x: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``x`` without and with the noise's margin (replicated where it was not given)."""
         m = self.margin

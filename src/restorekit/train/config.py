@@ -165,6 +165,10 @@ class LossConfig:
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: per loss name, (progress, weight) knots of a piecewise-linear schedule
     schedule: dict[str, list[list[float]]] = field(default_factory=dict)
+    #: weights of terms the task's recipe computes from the network itself, not from its output
+    #: (grain: ``closed_form``, the network's flat-field statistics against the Boolean model's
+    #: closed form)
+    model: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -466,6 +470,8 @@ def _validate(cfg: TrainConfig) -> None:
         need(0 <= cfg.data.level <= 1, f"data.level must be in [0, 1], got {cfg.data.level}")
     for name in cfg.loss.options:
         need(name in cfg.loss.weights, f"loss.options.{name} names a loss not in loss.weights")
+    for name, weight in cfg.loss.model.items():
+        need(weight >= 0, f"loss.model.{name} must be >= 0, got {weight}")
     n = cfg.data.noise
     need(n.kind in _NOISES, f"data.noise.kind must be one of {', '.join(_NOISES)}, got {n.kind!r}")
     need(n.sigma >= 0 and n.gain >= 0, "data.noise.sigma and data.noise.gain must be >= 0")

@@ -28,7 +28,7 @@ from restorekit.film.boolean import BooleanGrain, render_boolean
 from restorekit.metrics.grain import radial_power_spectrum
 from restorekit.train.config import TrainConfig
 
-__all__ = ["VALIDATION_LEVELS", "VALIDATION_SETTINGS", "GrainRecipe"]
+__all__ = ["VALIDATION_LEVELS", "VALIDATION_SETTINGS", "GrainRecipe", "clipped_variance"]
 
 #: flat-field grey levels of validation
 VALIDATION_LEVELS = (0.1, 0.3, 0.5, 0.7, 0.9)
@@ -36,6 +36,30 @@ VALIDATION_LEVELS = (0.1, 0.3, 0.5, 0.7, 0.9)
 VALIDATION_SETTINGS = ((0.4, 0.0, 0.7), (0.6, 0.15, 0.9), (0.8, 0.0, 1.2))
 _VAL_SIZE = 192
 _FLAT_SHARE = 0.5
+#: the closed-form term's table (grey levels; radii and blurs each) and batch, its spectrum grid
+_CF_LEVELS = 40
+_CF_PARAMS = 8
+_CF_BATCH = 256
+_CF_SIZE = 64
+_CF_RINGS = 16
+
+
+def clipped_variance(u: torch.Tensor, var: torch.Tensor, points: int = 4001) -> torch.Tensor:
+    """Variance of ``clip(u + sqrt(var) Z, 0, 1)``, ``Z`` standard normal (what the engine's clamp
+    leaves of a zero-mean Gaussian grain of variance ``var`` at grey level ``u``), by quadrature
+    on ``points`` nodes over [-8, 8]; differentiable in both.
+
+    Example:
+        >>> v = clipped_variance(torch.tensor([0.5, 0.05]), torch.tensor([0.01, 0.01]))
+        >>> [round(float(x), 5) for x in v]  # mid-grey: untouched; near black: cut
+        [0.01, 0.00553]
+    """
+    z = torch.linspace(-8, 8, points, dtype=var.dtype, device=var.device)
+    pdf = torch.exp(-z * z / 2)
+    pdf = pdf / pdf.sum()
+    x = (u[:, None] + var.clamp(min=0).sqrt()[:, None] * z).clamp(0, 1)
+    mean = (x * pdf).sum(1)
+    return (x * x * pdf).sum(1) - mean * mean
 
 
 @dataclass
@@ -51,6 +75,7 @@ class GrainRecipe:
     #: the flat fields' grey levels (``data.flat_levels``)
     flat_levels: str = "sample"
     _val: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = field(default_factory=list)
+    _cf: list[torch.Tensor] = field(default_factory=list)
 
     @classmethod
     def from_config(cls, cfg: TrainConfig) -> GrainRecipe:
@@ -63,6 +88,12 @@ class GrainRecipe:
         if len(groups) != 1:
             raise RestorekitError(f"config: every grain loss needs one group size, got {groups}")
         (group,) = groups
+        unknown = sorted(set(cfg.loss.model) - set(cls.MODEL_TERMS))
+        if unknown:
+            raise RestorekitError(
+                f"config: loss.model.{unknown[0]}: the grain task's model terms are "
+                + ", ".join(cls.MODEL_TERMS)
+            )
         if cfg.data.batch % group:
             raise RestorekitError(
                 f"config: data.batch ({cfg.data.batch}) must be a multiple of the losses' "
@@ -86,6 +117,47 @@ class GrainRecipe:
         constant = torch.rand(n, generator=generator) < 0.5
         p[constant, 1] = 0.0
         return p.repeat_interleave(self.group, dim=0)
+
+    #: ``model_loss`` terms this recipe computes
+    MODEL_TERMS = ("closed_form",)
+
+    def model_loss(self, model: nn.Module, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """``closed_form``: the network's exact flat-field statistics
+        (:meth:`~restorekit.models.GrainNet.flat_statistics`) against the Boolean model's closed
+        form (:func:`~restorekit.film.boolean.boolean_flat_spectrum`), at :data:`_CF_BATCH`
+        points of a table of grey levels (arcsine-spaced: denser near 0 and 1), radii and blurs
+        across the network's ranges, constant radius: the shape of the spectrum (each ring's
+        power over the variance) as the benchmark weighs it, ``sum_k w_k |s_k / s_ref,k - 1|``,
+        plus ``|v / v_ref - 1|`` for the variance the engine leaves after its clamp to [0, 1]
+        (:func:`clipped_variance`). No Monte Carlo: the targets are exact, so the term pins the
+        flat-field statistics that the rendered targets only estimate."""
+        u, params, var_ref, spec_ref = self._closed_form_table()
+        i = torch.randint(len(u), (_CF_BATCH,), generator=generator)
+        var, spec = model.flat_statistics(u[i], params[i], size=_CF_SIZE, rings=_CF_RINGS)
+        shape = spec / var[:, None]
+        shape_ref = spec_ref[i] / var_ref[i, None]
+        weight = shape_ref / shape_ref.sum(1, keepdim=True)
+        spectrum = (weight * (shape / shape_ref - 1).abs()).sum(1)
+        variance = (clipped_variance(u[i], var) / var_ref[i] - 1).abs()
+        return {"closed_form": (spectrum + variance).mean()}
+
+    def _closed_form_table(self) -> tuple[torch.Tensor, ...]:
+        """Grey levels ``(K,)``, parameters ``(K, 3)``, closed-form variance ``(K,)`` and ring
+        spectrum ``(K, rings)`` over the grid (computed once, about 40 s)."""
+        if not self._cf:
+            from restorekit.film.boolean import boolean_flat_spectrum
+
+            t = torch.linspace(0, 1, _CF_LEVELS, dtype=torch.float64)
+            levels = 0.02 + 0.96 * (0.5 - 0.5 * torch.cos(math.pi * t))
+            (r0, r1), _, (b0, b1) = self.ranges
+            rows = []
+            for r in torch.linspace(r0, r1, _CF_PARAMS).tolist():
+                for b in torch.linspace(b0, b1, _CF_PARAMS).tolist():
+                    var, spec = boolean_flat_spectrum(levels, r, b, _CF_SIZE, _CF_RINGS)
+                    p = torch.tensor([r, 0.0, b], dtype=torch.float64).expand(len(levels), 3)
+                    rows.append((levels, p, var, spec))
+            self._cf = [torch.cat([row[k] for row in rows]).float() for k in range(4)]
+        return tuple(self._cf)
 
     def draw_levels(self, batch: int, generator: torch.Generator) -> torch.Tensor:
         """``(batch,)`` flat-field grey levels in [0.02, 0.98] (:attr:`flat_levels`)."""

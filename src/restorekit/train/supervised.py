@@ -31,7 +31,12 @@ __all__ = ["Recipe", "TrainResult", "fit", "init_from", "validation_images"]
 
 
 class Recipe(Protocol):
-    """The task-specific parts of supervised training."""
+    """The task-specific parts of supervised training.
+
+    A recipe may also define ``model_loss(model, generator) -> dict[str, Tensor]``: named terms
+    computed from the network itself rather than from its output, each added to the loss with its
+    weight in the config's ``loss.model``.
+    """
 
     def degrade(
         self, target: torch.Tensor, generator: torch.Generator
@@ -86,6 +91,8 @@ def fit(
         init_from(net, cfg.model.init)
     optimizer = run.adam(_freeze(net, cfg.model.freeze))
     criterion = composite_loss(cfg)
+    if cfg.loss.model and not hasattr(recipe, "model_loss"):
+        raise RestorekitError(f"config: loss.model: the {cfg.task} task has no model terms")
     d = cfg.data
     miner = HardPatchMiner(d.mining.capacity, d.mining.revisit) if d.mining else None
     model = run.network("model", net, optimizer)
@@ -128,6 +135,11 @@ def fit(
         target = run.fabric.to_device(target)
         output = recipe.forward(model, inputs)
         loss, parts = criterion(output, target, progress=step / cfg.optim.steps)
+        if cfg.loss.model:  # terms of the network itself, weighted as the config says
+            terms = recipe.model_loss(net, run.generator)
+            for name, weight in cfg.loss.model.items():
+                loss = loss + weight * terms[name]
+                parts[name] = terms[name].detach()
         optimizer.zero_grad(set_to_none=True)
         run.backward(loss, "model")
         optimizer.step()
