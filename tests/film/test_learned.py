@@ -108,10 +108,10 @@ def test_shipped_model_follows_the_boolean_statistics(setting):
     """Flat fields at five grey levels against the Boolean engine: the variance ratio and the
     spectrum error (each ring's ratio weighted by its share of the Boolean power).
 
-    The shipped model is NOT within the issue's 10 %: measured (256x256 fields, these seeds) the
-    variance is within 35 % at every level (worst at 0.9, where Boolean grain is isolated holes)
-    and the spectrum error averages 17-27 % over the levels (benchmarks/film_grain.py has the
-    full table). These bounds guard what it reaches against regressions."""
+    Measured (256x256 fields, these seeds) the shipped model's variance is within 4 % at every
+    level and its spectrum error is at most 8-15 % (mean 6-11 %), most of it the scatter of two
+    256x256 renders (the benchmark's 512x512 fields: within 3 % / 6 %). These bounds guard what
+    it reaches against regressions."""
     r, rs, b = setting
     grain = BooleanGrain(r, rs, b)
     levels = torch.tensor([0.1, 0.3, 0.5, 0.7, 0.9])
@@ -119,10 +119,10 @@ def test_shipped_model_follows_the_boolean_statistics(setting):
     ref = render_boolean(x, grain, torch.Generator().manual_seed(0)) - x
     ours = render_learned(x, grain, torch.Generator().manual_seed(1)) - x
     ratio = ours.var(dim=(-2, -1)) / ref.var(dim=(-2, -1))
-    assert ((ratio - 1).abs() < 0.4).all(), ratio.flatten()
+    assert ((ratio - 1).abs() < 0.08).all(), ratio.flatten()
     ps, pr = radial_power_spectrum(ours, 16)[:, 0], radial_power_spectrum(ref, 16)[:, 0]
     err = ((ps / pr - 1).abs() * pr / pr.sum(1, keepdim=True)).sum(1)
-    assert err.mean() < 0.35, err
+    assert err.mean() < 0.15 and err.max() < 0.2, err
 
 
 @pytest.mark.parametrize("how", ["sample", "group", "group-ends"])
