@@ -376,8 +376,9 @@ def _kodak_stats(
     """Pooled over the images: pixel count and grain variance per intensity bin, mean spectrum.
 
     The grain is the render minus ``mean(x)`` (default: minus ``x``): for the Boolean engine its
-    mean render, the image seen through its filter (:func:`_pixel_blur`), so that the filter's
-    smoothing of the picture does not count as grain."""
+    mean render, the expected render over every draw of the disks
+    (:func:`~restorekit.film.boolean.boolean_mean_render`), so that the filter's smoothing of the
+    picture does not count as grain."""
     from restorekit.metrics.grain import intensity_moments, radial_power_spectrum
 
     count = s1 = s2 = spec = torch.zeros(1, dtype=torch.float64)
@@ -391,23 +392,9 @@ def _kodak_stats(
     return count, var, spec / len(images)
 
 
-def _pixel_blur(x: torch.Tensor, blur: float) -> torch.Tensor:
-    """The Boolean engine's mean render, about: the pixel-box image seen through its Gaussian
-    filter (taps ``Phi((n + 1/2) / blur) - Phi((n - 1/2) / blur)``, replicated border). It leaves
-    out the disks' own averaging over a radius, a smaller effect."""
-    import torch.nn.functional as F
-
-    R = math.ceil(4 * blur) + 1
-    n = torch.arange(-R, R + 1, dtype=torch.float64)
-    cdf = lambda t: 0.5 * torch.erfc(-t / (blur * math.sqrt(2)))  # noqa: E731
-    taps = (cdf(n + 0.5) - cdf(n - 0.5)).float()
-    taps = taps / taps.sum()
-    y = F.pad(x, (R, R, R, R), mode="replicate")
-    y = F.conv2d(y, taps.view(1, 1, 1, -1))
-    return F.conv2d(y, taps.view(1, 1, -1, 1))
-
-
 def part_fidelity(args: argparse.Namespace, sizes: Sizes) -> dict[str, Any]:
+    from restorekit.film.boolean import boolean_mean_render
+
     model, model_note = _learned_model(args.learned_model, args.quick)
     side = sizes.kodak_crop
     images = [x.mean(1, keepdim=True)[..., :side, :side] for x in _kodak()]
@@ -425,6 +412,7 @@ def part_fidelity(args: argparse.Namespace, sizes: Sizes) -> dict[str, Any]:
     }
     seeds = {"boolean": 1000, "boolean (another seed)": 2000, "gaussian": 3000, "learned": 4000}
     for setting in SETTINGS:
+        grain = _grain(setting)
         engines = _fidelity_engines(setting, model)
         if set(engines) == {"boolean", "boolean (another seed)"}:
             continue  # nothing to compare at this setting
@@ -433,7 +421,7 @@ def part_fidelity(args: argparse.Namespace, sizes: Sizes) -> dict[str, Any]:
             print(f"fidelity: {_key(setting)} {name}", flush=True)
             start = time.perf_counter()
             var, spec = _flat_stats(render, sizes.flat, seeds[name])
-            mean = (lambda x, b=setting[2]: _pixel_blur(x, b)) if "boolean" in name else None
+            mean = (lambda x, gr=grain: boolean_mean_render(x, gr)) if "boolean" in name else None
             count, kvar, kspec = _kodak_stats(render, images, seeds[name], mean)
             stats[name] = {
                 "flat_var": var,
@@ -447,7 +435,7 @@ def part_fidelity(args: argparse.Namespace, sizes: Sizes) -> dict[str, Any]:
         used = ref["kodak_count"] >= sizes.min_count
         # what of the Boolean engine's render - clean on Kodak is its filter's blur of the image
         # (deterministic detail loss, not grain), which the other engines do not do
-        _, bvar, bspec = _kodak_stats(lambda x, g, b=setting[2]: _pixel_blur(x, b), images, 0)
+        _, bvar, bspec = _kodak_stats(lambda x, g, gr=grain: boolean_mean_render(x, gr), images, 0)
         share = bvar / ref["kodak_var"].clamp(min=1e-30)
         out: dict[str, Any] = {
             "boolean": {k: v.tolist() if torch.is_tensor(v) else v for k, v in ref.items()},
@@ -989,11 +977,12 @@ def _fidelity_md(fd: dict[str, Any]) -> list[str]:
         f"Learned engine: {fd['learned_model']}.",
         "",
         "On Kodak, the Boolean engine's render is the picture seen through its filter plus "
-        "grain: its mean render is the image blurred (pixel boxes through the Gaussian, "
-        "`_pixel_blur`; the disks' own averaging left out), while the Gaussian and learned "
-        "engines add grain to the unfiltered image. So the Boolean grain above is its render "
-        "minus that mean render, and the others' render minus the image. Were the blur counted as "
-        "grain, it would be this share of the Boolean measurement:",
+        "grain: its mean render (the expected render over every draw of the disks, in closed "
+        "form: `boolean_mean_render`) is the image blurred and, across edges, pushed towards the "
+        "brighter side, while the Gaussian and learned engines add grain to the unfiltered image. "
+        "So the Boolean grain above is its render minus that mean render, and the others' render "
+        "minus the image. Were the mean render's difference from the image counted as grain, it "
+        "would be this share of the Boolean measurement:",
         "",
         markdown_table(
             [

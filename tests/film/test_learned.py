@@ -137,3 +137,28 @@ def test_the_recipe_s_flat_levels(how):
     assert same == (how != "sample")
     ends = float(((levels < 0.1) | (levels > 0.9)).float().mean())  # uniform: 0.167
     assert (ends > 0.3) == (how == "group-ends")
+
+
+def test_the_recipe_s_grain_is_measured_from_the_mean_render():
+    """``grain_mean: mean-render``: on pictures the target grain is the render minus the Boolean
+    mean render (the same draws otherwise); flat fields are untouched."""
+    from restorekit.film.boolean import boolean_mean_render
+    from restorekit.train.grain import GrainRecipe, _as_boolean
+
+    ranges = ((0.3, 1.0), (0.0, 0.5), (0.5, 1.4))
+    x = torch.rand(8, 1, 24, 24)
+    out = {}
+    for how in ("image", "mean-render"):
+        recipe = GrainRecipe(ranges=ranges, group=1, grain_mean=how)
+        (clean, params, _), target = recipe.degrade(x, torch.Generator().manual_seed(3))
+        out[how] = target[:, :1]
+    flat = (clean.amax(dim=(1, 2, 3)) == clean.amin(dim=(1, 2, 3))).tolist()
+    assert any(flat) and not all(flat)
+    for i, is_flat in enumerate(flat):
+        shift = out["image"][i] - out["mean-render"][i]
+        if is_flat:
+            assert shift.abs().max() == 0
+        else:
+            mean = boolean_mean_render(clean[i : i + 1], _as_boolean(params[i]))[0]
+            assert torch.allclose(shift, mean - clean[i], atol=1e-5)
+            assert (mean - clean[i]).abs().max() > 0.01

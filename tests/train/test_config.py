@@ -89,6 +89,10 @@ def test_yaml_exponent_without_dot_is_a_float(tmp_path):
             "config: data.flat_levels must be 'sample', 'group' or 'group-ends', got 'ends'",
         ),
         (
+            {"data": {"train": "x", "grain_mean": "blur"}},
+            "config: data.grain_mean must be 'image' or 'mean-render', got 'blur'",
+        ),
+        (
             {"loss": {"weights": {"l1": 1}, "options": {"l2": {}}}},
             "config: loss.options.l2 names a loss",
         ),

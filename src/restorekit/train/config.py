@@ -126,6 +126,11 @@ class DataConfig:
     #: spectrum is one level's), or "group-ends" (as "group", drawn from the arcsine law: denser
     #: near 0 and 1, where the grain changes fastest)
     flat_levels: str = "sample"
+    #: grain: what the Boolean target's grain is measured from on pictures: "image" (render minus
+    #: the patch, so the engine's filter blur of the picture counts as grain) or "mean-render"
+    #: (render minus :func:`restorekit.film.boolean.boolean_mean_render`: the grain alone, which
+    #: is what the learned engine adds and the benchmark measures)
+    grain_mean: str = "image"
     #: denoise: the control level (alpha) the network is trained at; empty: a conditional model
     #: is told each patch's sigma, any other network level 0
     level: float | None = None
@@ -463,6 +468,10 @@ def _validate(cfg: TrainConfig) -> None:
     need(
         cfg.data.flat_levels in ("sample", "group", "group-ends"),
         f"data.flat_levels must be 'sample', 'group' or 'group-ends', got {cfg.data.flat_levels!r}",
+    )
+    need(
+        cfg.data.grain_mean in ("image", "mean-render"),
+        f"data.grain_mean must be 'image' or 'mean-render', got {cfg.data.grain_mean!r}",
     )
     if cfg.data.sigma_sampling == "log" and cfg.data.sigma:
         need(min(cfg.data.sigma) > 0, "data.sigma_sampling 'log' needs sigma > 0")

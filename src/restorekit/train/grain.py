@@ -6,7 +6,9 @@ Boolean parameters within the network's ranges (radius, spread ``radius_sigma / 
 constant radius for half) for each group of consecutive patches (the losses' ``group``: they pool
 a group's statistics, which needs one set of parameters and one kind of patch per group),
 renders the target with the fast Boolean engine (:func:`restorekit.film.boolean.render_boolean`)
-and white noise for the network. Network and target are independent realisations, so the loss
+(its grain: the render minus the patch, or with ``data.grain_mean: mean-render`` minus the engine's
+mean render, so that the filter's blur of a picture is not taught as grain) and white noise for the
+network. Network and target are independent realisations, so the loss
 compares their statistics (grain pairs, :mod:`restorekit.losses.grain`): spectrum, variance per
 intensity, random-feature Gram matrices.
 
@@ -24,7 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from restorekit.film.boolean import BooleanGrain, render_boolean
+from restorekit.film.boolean import BooleanGrain, boolean_mean_render, render_boolean
 from restorekit.metrics.grain import radial_power_spectrum
 from restorekit.train.config import TrainConfig
 
@@ -74,6 +76,9 @@ class GrainRecipe:
     group: int = 1
     #: the flat fields' grey levels (``data.flat_levels``)
     flat_levels: str = "sample"
+    #: the Boolean target's grain on pictures: render minus the patch ("image") or minus the
+    #: engine's mean render ("mean-render", ``data.grain_mean``)
+    grain_mean: str = "image"
     _val: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = field(default_factory=list)
     _cf: list[torch.Tensor] = field(default_factory=list)
 
@@ -105,6 +110,7 @@ class GrainRecipe:
             margin=probe.margin,
             group=group,
             flat_levels=cfg.data.flat_levels,
+            grain_mean=cfg.data.grain_mean,
         )
 
     def draw_params(self, batch: int, generator: torch.Generator) -> torch.Tensor:
@@ -182,7 +188,9 @@ class GrainRecipe:
         grain = torch.empty_like(clean)
         for i in range(B):
             g = _as_boolean(params[i])
-            grain[i] = render_boolean(clean[i : i + 1], g, generator)[0] - clean[i]
+            x = clean[i : i + 1]
+            mean = x if self.grain_mean == "image" or flat[i] else boolean_mean_render(x, g)
+            grain[i] = (render_boolean(x, g, generator) - mean)[0]
         m = self.margin
         noise = torch.randn(
             B, self.noise_channels, H + 2 * m, W + 2 * m, generator=generator, dtype=clean.dtype
