@@ -3,6 +3,8 @@ model's statistics against the Boolean engine (grain is random: statistics, fixe
 
 from __future__ import annotations
 
+import tempfile
+
 import pytest
 import torch
 
@@ -19,7 +21,13 @@ def _net() -> torch.nn.Module:
     return build("grain-net").eval()
 
 
-OPTIONS = [{}, {"skew": True}, {"modulate": True}, {"modulate": True, "envelope": True}]
+OPTIONS = [
+    {},
+    {"skew": True},
+    {"modulate": True},
+    {"modulate": True, "envelope": True},
+    {"modulate": True, "envelope": True, "gate": True},
+]
 
 
 @pytest.mark.parametrize("options", OPTIONS)
@@ -80,7 +88,46 @@ def test_the_envelope_gives_no_grain_of_its_own_at_0_and_1():
     assert fast[..., :6, :].abs().max() == 0 and fast[..., 10:20, 5:8].abs().max() > 0
 
 
-@pytest.mark.parametrize("options", [{}, {"modulate": True, "envelope": True}])
+def test_the_gate_grows_from_a_network_without_it_and_scales_each_pixel_s_own_grain():
+    """A gated network grown from an ungated one computes its function exactly; the gain then
+    multiplies each pixel's filtered grain by its own grey level's gain (in the slow and the
+    fast path), so a gain below 1 on the near-white side of an edge leaves the grey side alone."""
+    from restorekit.models.weights import save_model
+    from restorekit.train.supervised import init_from
+
+    torch.manual_seed(0)
+    args = {"modulate": True, "envelope": True}
+    source = build("grain-net", **args).eval()
+    net = build("grain-net", **args, gate=True).eval()
+    with tempfile.TemporaryDirectory() as d:
+        save_model(f"{d}/m.safetensors", source)
+        init_from(net, f"{d}/m.safetensors")
+        with pytest.raises(RestorekitError, match="grows only from the same network"):
+            init_from(build("grain-net", **args, gate=True, hidden=16), f"{d}/m.safetensors")
+    x = torch.full((1, 1, 30, 40), 0.4)
+    x[..., 20:] = 0.95
+    p = torch.tensor([[0.6, 0.0, 0.9]])
+    noise = torch.randn(1, 1, 36, 46)
+    with torch.no_grad():
+        plain = source(x, p, noise)
+        torch.testing.assert_close(net(x, p, noise), plain)
+        original = net.weights_and_gain
+
+        def half_on_white(u, params):
+            w, _ = original(u, params)
+            return w, torch.where(u > 0.9, 0.5, 1.0)
+
+        net.weights_and_gain = half_on_white
+        for gated in (net(x, p, noise), net.synthesize(x, p[0], noise)):
+            torch.testing.assert_close(gated[..., :20], plain[..., :20], atol=2e-3, rtol=0)
+            torch.testing.assert_close(gated[..., 20:], plain[..., 20:] / 2, atol=2e-3, rtol=0)
+    with pytest.raises(RestorekitError, match="gate needs modulate"):
+        build("grain-net", gate=True)
+
+
+@pytest.mark.parametrize(
+    "options", [{}, {"modulate": True, "envelope": True}, {"modulate": True, "gate": True}]
+)
 def test_tiles_do_not_change_the_result(monkeypatch, options):
     torch.manual_seed(0)
     net = build("grain-net", **options).eval()
@@ -162,3 +209,21 @@ def test_the_recipe_s_grain_is_measured_from_the_mean_render():
             mean = boolean_mean_render(clean[i : i + 1], _as_boolean(params[i]))[0]
             assert torch.allclose(shift, mean - clean[i], atol=1e-5)
             assert (mean - clean[i]).abs().max() > 0.01
+
+
+def test_the_recipe_s_saturated_pictures():
+    """``saturate``: that share of the picture patches is stretched until it clips (blacks and
+    whites beside grey), the flat fields stay flat, nothing leaves [0, 1]."""
+    from restorekit.train.grain import GrainRecipe
+
+    ranges = ((0.3, 1.0), (0.0, 0.5), (0.5, 1.4))
+    x = 0.25 + 0.5 * torch.rand(64, 1, 16, 16)  # nothing near 0 or 1
+    clipped = {}
+    for share in (0.0, 1.0):
+        recipe = GrainRecipe(ranges=ranges, group=4, saturate=share)
+        (clean, _, _), _ = recipe.degrade(x, torch.Generator().manual_seed(0))
+        flat = clean.amax(dim=(1, 2, 3)) == clean.amin(dim=(1, 2, 3))
+        assert clean.min() >= 0 and clean.max() <= 1 and 0 < flat.sum() < 64
+        pictures = clean[~flat]
+        clipped[share] = float(((pictures == 0) | (pictures == 1)).float().mean())
+    assert clipped[0.0] == 0 and clipped[1.0] > 0.1, clipped

@@ -92,6 +92,7 @@ def test_yaml_exponent_without_dot_is_a_float(tmp_path):
             {"data": {"train": "x", "grain_mean": "blur"}},
             "config: data.grain_mean must be 'image' or 'mean-render', got 'blur'",
         ),
+        ({"data": {"train": "x", "saturate": 1.5}}, "config: data.saturate must be in [0, 1]"),
         (
             {"loss": {"weights": {"l1": 1}, "options": {"l2": {}}}},
             "config: loss.options.l2 names a loss",

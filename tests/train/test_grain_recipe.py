@@ -38,7 +38,9 @@ def test_the_closed_form_spectrum_is_what_the_engine_renders():
         assert _weighted_error(measured[k], spec[k]) < 0.06
 
 
-@pytest.mark.parametrize("options", [{}, {"modulate": True, "envelope": True}])
+@pytest.mark.parametrize(
+    "options", [{}, {"modulate": True, "envelope": True}, {"modulate": True, "gate": True}]
+)
 def test_the_network_s_flat_statistics_are_what_it_renders(options):
     torch.manual_seed(0)
     net = build("grain-net", **options).eval()

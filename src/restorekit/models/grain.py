@@ -30,6 +30,12 @@ Two options make it closer to the Boolean model on pictures (``modulate`` and ``
 - ``envelope``: the amplitude is multiplied by ``sqrt(u (1 - u))``, so that a pixel at exactly 0
   or 1 (no grains, or a full cover) gives no grain of its own, as in the Boolean model, whose
   variance goes to zero at both ends; the network learns the rest of the curve.
+- ``gate`` (with ``modulate``): a gain after the filters, a function of the pixel's own grey level,
+  ``grain = g(u) sum_i B_i * (w_i(u) n)``. On a flat field it only rescales; on a picture it
+  decides how much of the neighbours' grain reaches a pixel. The Boolean model is a union of
+  disks, not a sum: a near-white pixel is covered whatever its darker neighbours' disks do, so
+  their grain barely shows there, while a near-black pixel shows every disk that reaches into
+  it. A sum of filtered noise alone gives the first too much grain and the second too little.
 """
 
 from __future__ import annotations
@@ -58,6 +64,8 @@ class GrainNet(nn.Module):
         modulate: weight the noise before the basis filters (module docstring); one noise
             channel, no skew.
         envelope: multiply the amplitude by ``sqrt(u (1 - u))`` (module docstring).
+        gate: a gain after the basis filters, from the pixel's grey level (module docstring);
+            needs ``modulate``.
 
     Shape:
         ``forward(x (N, 1, H, W), params (N, 3), noise (N, k, H + 2m, W + 2m)) -> grain
@@ -91,14 +99,18 @@ class GrainNet(nn.Module):
         skew: bool = False,
         modulate: bool = False,
         envelope: bool = False,
+        gate: bool = False,
     ) -> None:
         super().__init__()
         if modulate and (noise_channels != 1 or skew):
             raise RestorekitError("grain-net: modulate takes one noise channel and no skew")
+        if gate and not modulate:
+            raise RestorekitError("grain-net: gate needs modulate")
         self.noise_channels = noise_channels
         self.skew = bool(skew)
         self.modulate = bool(modulate)
         self.envelope = bool(envelope)
+        self.gate = bool(gate)
         self.ranges = (tuple(radius_range), tuple(spread_range), tuple(blur_range))
         # no padding: the noise is drawn with a margin, so no pixel sees a zero-padded border
         # (which would lower the grain there and teach the network too strong a grain)
@@ -109,7 +121,7 @@ class GrainNet(nn.Module):
             nn.SiLU(),
             nn.Conv2d(hidden, hidden, 1),
             nn.SiLU(),
-            nn.Conv2d(hidden, basis + 1 + self.skew, 1),
+            nn.Conv2d(hidden, basis + 1 + self.skew + self.gate, 1),
         )
         with torch.no_grad():  # start near film grain's typical strength, std ~ 0.05
             self.mix[-1].bias[0].fill_(-3.0)
@@ -120,6 +132,13 @@ class GrainNet(nn.Module):
 
     def weights(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
         """The per-pixel weights of the features (:meth:`features`), ``(N, basis [+ 1], H, W)``."""
+        return self.weights_and_gain(x, params)[0]
+
+    def weights_and_gain(
+        self, x: torch.Tensor, params: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """:meth:`weights` and, with :attr:`gate`, the gain after the filters ``(N, 1, H, W)``
+        (``None`` without)."""
         N, C, H, W = x.shape
         p = ((params - self.param_lo) / self.param_span).to(x.dtype)  # ranges -> [0, 1]
         # log u and log(1 - u) besides u: the Boolean model's grain changes fastest near 0 and 1
@@ -134,8 +153,8 @@ class GrainNet(nn.Module):
         mixing = out[:, 1 : 1 + n]
         w = amplitude * mixing / mixing.norm(dim=1, keepdim=True).clamp(min=1e-6)
         if self.skew:  # the skew term's weight, relative to the amplitude
-            w = torch.cat([w, amplitude * out[:, 1 + n :]], dim=1)
-        return w
+            w = torch.cat([w, amplitude * out[:, 1 + n : 2 + n]], dim=1)
+        return w, (torch.exp(out[:, -1:]) if self.gate else None)
 
     def features(self, noise: torch.Tensor) -> torch.Tensor:
         """The basis responses of the noise and, with ``skew``, the zero-mean square of the
@@ -165,11 +184,33 @@ class GrainNet(nn.Module):
 
         if self.skew or self.noise_channels != 1:
             raise RestorekitError("flat_statistics needs one noise channel and no skew")
-        w = self.weights(u.view(-1, 1, 1, 1), params)[:, :, 0, 0]  # (N, n)
-        kernel = torch.einsum("bn,nhw->bhw", w, self.basis.weight[:, 0])
+        w, gain = self.weights_and_gain(u.view(-1, 1, 1, 1), params)
+        kernel = torch.einsum("bn,nhw->bhw", w[:, :, 0, 0], self.basis.weight[:, 0])
+        if gain is not None:
+            kernel = kernel * gain[:, :, 0]
         power = torch.fft.fft2(kernel, s=(size, size)).abs().pow(2)
         weights = ring_weights(size, size, rings, dtype=power.dtype, device=power.device)
         return kernel.pow(2).sum(dim=(1, 2)), torch.einsum("bhw,hwr->br", power, weights)
+
+    def grow_from(self, source: GrainNet) -> None:
+        """Start a :attr:`gate` network as a trained one without it, computing exactly its
+        function (the gain starts at 1: its output row at zero)."""
+        from restorekit.models.weights import model_args
+
+        mine, theirs = model_args(self), model_args(source)
+        mine.pop("gate", None)
+        theirs.pop("gate", None)
+        if mine != theirs or source.gate or not self.gate:
+            raise RestorekitError("a grain-net grows only from the same network without a gate")
+        state = source.state_dict()
+        last = f"mix.{len(self.mix) - 1}"
+        with torch.no_grad():
+            for name, value in self.state_dict().items():
+                if name.startswith(last):
+                    value.zero_()
+                    value[: state[name].shape[0]] = state[name]
+                else:
+                    value.copy_(state[name])
 
     def _split(self, x: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``x`` without and with the noise's margin (replicated where it was not given)."""
@@ -181,8 +222,12 @@ class GrainNet(nn.Module):
     def forward(self, x: torch.Tensor, params: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         inner, padded = self._split(x, noise)
         if self.modulate:  # weight the noise, then filter: sum_i B_i * (w_i n)
-            w = self.weights(padded, params) * noise
-            return F.conv2d(w, self.basis.weight.transpose(0, 1))
+            w, gain = self.weights_and_gain(padded, params)
+            g = F.conv2d(w * noise, self.basis.weight.transpose(0, 1))
+            if gain is None:
+                return g
+            m, (H, W) = self.margin, g.shape[-2:]
+            return g * gain[..., m : m + H, m : m + W]
         return (self.weights(inner, params) * self.features(noise)).sum(dim=1, keepdim=True)
 
     @torch.no_grad()
@@ -201,7 +246,8 @@ class GrainNet(nn.Module):
         """
         inner, padded = self._split(x, noise)
         u = torch.linspace(0, 1, levels, dtype=x.dtype, device=x.device).view(1, 1, levels, 1)
-        table = self.weights(u, params.view(1, 3))[0, :, :, 0].T.contiguous()  # (levels, n)
+        table, gain = self.weights_and_gain(u, params.view(1, 3))
+        table = table[0, :, :, 0].T.contiguous()  # (levels, n)
         if self.modulate:
             # the weights' table has few independent columns (its singular values fall by ~10x
             # each): keep the components above 1 % of the largest (together they are the table
@@ -218,7 +264,12 @@ class GrainNet(nn.Module):
             w = (table[index] * noise.reshape(-1, 1)).view(1, Hp, Wp, k).permute(0, 3, 1, 2)
             # w is channels-last already; one depthwise convolution per component, then the
             # sum, is twice as fast here as the k-to-1 convolution (oneDNN, one output channel)
-            return F.conv2d(w, filters, groups=k).sum(dim=1, keepdim=True)
+            g = F.conv2d(w, filters, groups=k).sum(dim=1, keepdim=True)
+            if gain is None:
+                return g
+            m, (H, W) = self.margin, g.shape[-2:]
+            inner_index = index.view(Hp, Wp)[m : m + H, m : m + W]
+            return g * gain.reshape(-1)[inner_index]
         B, C, H, W = inner.shape
         index = (inner.reshape(-1).clamp(0, 1) * (levels - 1)).round().long()
         b = self.features(noise.contiguous(memory_format=torch.channels_last))  # (1, n, H, W)

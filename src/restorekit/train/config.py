@@ -131,6 +131,10 @@ class DataConfig:
     #: (render minus :func:`restorekit.film.boolean.boolean_mean_render`: the grain alone, which
     #: is what the learned engine adds and the benchmark measures)
     grain_mean: str = "image"
+    #: grain: the share of the picture patches stretched in contrast (a gain drawn from [1, 4]
+    #: about a random grey level) and clipped to [0, 1], so that saturated blacks and whites meet
+    #: grey ones as in photographs (the training images rarely clip)
+    saturate: float = 0.0
     #: denoise: the control level (alpha) the network is trained at; empty: a conditional model
     #: is told each patch's sigma, any other network level 0
     level: float | None = None
@@ -473,6 +477,7 @@ def _validate(cfg: TrainConfig) -> None:
         cfg.data.grain_mean in ("image", "mean-render"),
         f"data.grain_mean must be 'image' or 'mean-render', got {cfg.data.grain_mean!r}",
     )
+    need(0 <= cfg.data.saturate <= 1, f"data.saturate must be in [0, 1], got {cfg.data.saturate}")
     if cfg.data.sigma_sampling == "log" and cfg.data.sigma:
         need(min(cfg.data.sigma) > 0, "data.sigma_sampling 'log' needs sigma > 0")
     if cfg.data.level is not None:

@@ -8,7 +8,9 @@ a group's statistics, which needs one set of parameters and one kind of patch pe
 renders the target with the fast Boolean engine (:func:`restorekit.film.boolean.render_boolean`)
 (its grain: the render minus the patch, or with ``data.grain_mean: mean-render`` minus the engine's
 mean render, so that the filter's blur of a picture is not taught as grain) and white noise for the
-network. Network and target are independent realisations, so the loss
+network. With ``data.saturate`` a share of the pictures is stretched in contrast until it clips:
+photographs have black and white areas beside grey ones, where grain behaves least like a sum.
+Network and target are independent realisations, so the loss
 compares their statistics (grain pairs, :mod:`restorekit.losses.grain`): spectrum, variance per
 intensity, random-feature Gram matrices.
 
@@ -79,6 +81,8 @@ class GrainRecipe:
     #: the Boolean target's grain on pictures: render minus the patch ("image") or minus the
     #: engine's mean render ("mean-render", ``data.grain_mean``)
     grain_mean: str = "image"
+    #: the share of picture patches stretched in contrast and clipped (``data.saturate``)
+    saturate: float = 0.0
     _val: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = field(default_factory=list)
     _cf: list[torch.Tensor] = field(default_factory=list)
 
@@ -111,6 +115,7 @@ class GrainRecipe:
             group=group,
             flat_levels=cfg.data.flat_levels,
             grain_mean=cfg.data.grain_mean,
+            saturate=cfg.data.saturate,
         )
 
     def draw_params(self, batch: int, generator: torch.Generator) -> torch.Tensor:
@@ -183,6 +188,11 @@ class GrainRecipe:
             self.group
         )
         levels = self.draw_levels(B, generator)
+        if self.saturate > 0:  # stretch some pictures about a grey level until they clip
+            pivot, gain, pick = torch.rand(3, B, generator=generator, dtype=clean.dtype)
+            gain = torch.where(pick < self.saturate, 1 + 3 * gain, torch.ones_like(gain))
+            c = pivot.view(-1, 1, 1, 1)
+            clean = ((clean - c) * gain.view(-1, 1, 1, 1) + c).clamp(0, 1)
         clean[flat] = levels[flat].view(-1, 1, 1, 1).to(clean.dtype).expand(-1, 1, H, W)
         params = self.draw_params(B, generator)
         grain = torch.empty_like(clean)
