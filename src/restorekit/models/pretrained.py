@@ -10,7 +10,7 @@ in order (each stage starts from the model of the one before):
   ``gray-stage2.yaml``, ``gray-stage3.yaml``.
 - ``denoise-color`` (``denoise_color.safetensors``): ``configs/denoise/color.yaml``,
   ``color-stage2.yaml``, ``color-wide.yaml``.
-- ``grain`` (``grain.safetensors``): ``configs/grain/learned-v2.yaml`` then ``configs/grain/learned-v3.yaml``.
+- ``grain`` (``grain.safetensors``): ``configs/grain/learned-v2.yaml``, ``learned-v3.yaml``.
 - ``oct`` (``denoise_oct.safetensors``): ``configs/selfsup/oct-noise2noise.yaml`` (Noise2Noise on
   the frames of Duke18 ``train/`` only, no clean image); a blind gray denoiser for OCT B-scans.
 - ``sr-x2``, ``sr-x3``, ``sr-x4`` (``sr_x2.safetensors`` ...): ``configs/sr/x2.yaml``, ``x3.yaml``,
