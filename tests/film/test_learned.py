@@ -7,6 +7,7 @@ import tempfile
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 import restorekit.film.learned as learned
 from restorekit.errors import RestorekitError
@@ -102,8 +103,10 @@ def test_the_gate_grows_from_a_network_without_it_and_scales_each_pixel_s_own_gr
     with tempfile.TemporaryDirectory() as d:
         save_model(f"{d}/m.safetensors", source)
         init_from(net, f"{d}/m.safetensors")
-        with pytest.raises(RestorekitError, match="grows only from the same network"):
+        with pytest.raises(RestorekitError, match="grows only from the same network with no gate"):
             init_from(build("grain-net", **args, gate=True, hidden=16), f"{d}/m.safetensors")
+        wide = build("grain-net", **args, gate=True, kernel=9).eval()  # larger filters too
+        init_from(wide, f"{d}/m.safetensors")
     x = torch.full((1, 1, 30, 40), 0.4)
     x[..., 20:] = 0.95
     p = torch.tensor([[0.6, 0.0, 0.9]])
@@ -111,6 +114,8 @@ def test_the_gate_grows_from_a_network_without_it_and_scales_each_pixel_s_own_gr
     with torch.no_grad():
         plain = source(x, p, noise)
         torch.testing.assert_close(net(x, p, noise), plain)
+        noise9 = F.pad(noise, (1, 1, 1, 1))  # its margin is 4: the 7x7 filters see the same
+        torch.testing.assert_close(wide(x, p, noise9), plain)
         original = net.weights_and_gain
 
         def half_on_white(u, params):

@@ -193,22 +193,36 @@ class GrainNet(nn.Module):
         return kernel.pow(2).sum(dim=(1, 2)), torch.einsum("bhw,hwr->br", power, weights)
 
     def grow_from(self, source: GrainNet) -> None:
-        """Start a :attr:`gate` network as a trained one without it, computing exactly its
-        function (the gain starts at 1: its output row at zero)."""
+        """Start from a trained network of the same kind, computing exactly its function: a
+        :attr:`gate` it did not have (the gain starts at 1: its output row at zero), and larger
+        basis filters (the source's in the centre, zero around)."""
         from restorekit.models.weights import model_args
 
         mine, theirs = model_args(self), model_args(source)
-        mine.pop("gate", None)
-        theirs.pop("gate", None)
-        if mine != theirs or source.gate or not self.gate:
-            raise RestorekitError("a grain-net grows only from the same network without a gate")
+        for args in (mine, theirs):
+            args.pop("gate", None)
+            args.pop("kernel", None)
+        if (
+            mine != theirs
+            or (source.gate and not self.gate)
+            or self.margin < source.margin
+            or (source.gate, source.margin) == (self.gate, self.margin)
+        ):
+            raise RestorekitError(
+                "a grain-net grows only from the same network with no gate or smaller filters"
+            )
         state = source.state_dict()
         last = f"mix.{len(self.mix) - 1}"
+        d = self.margin - source.margin
         with torch.no_grad():
             for name, value in self.state_dict().items():
                 if name.startswith(last):
                     value.zero_()
                     value[: state[name].shape[0]] = state[name]
+                elif name == "basis.weight":
+                    value.zero_()
+                    k = state[name].shape[-1]
+                    value[..., d : d + k, d : d + k] = state[name]
                 else:
                     value.copy_(state[name])
 
