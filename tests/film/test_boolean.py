@@ -46,7 +46,6 @@ def test_mean_render_is_the_average_of_renders_across_an_edge(radius_sigma):
     """The closed-form mean render against 300 renders of a step edge (0.1 | 0.8): within the
     Monte-Carlo error everywhere, where a plain blur of the pixel boxes is off by about 0.05 on
     the edge's dark side (the bright side's disks reach into it)."""
-    torch.set_num_threads(1)
     g = BooleanGrain(radius=0.8, radius_sigma=radius_sigma, blur=1.0)
     x = torch.full((1, 1, 24, 32), 0.1)
     x[..., 16:] = 0.8
